@@ -1,0 +1,195 @@
+import { constants, promises as fs } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { UserError } from './errors.ts';
+import {
+  credentialHelperFor,
+  dockerConfigDir,
+  readDockerConfig,
+  readState,
+  withConfigLock,
+  writeDockerConfig,
+  writeState,
+  type LockDeps,
+} from './docker-config.ts';
+import type { Env } from './inputs/common.ts';
+import type { RunProcess } from './process.ts';
+import type { RegistryTarget } from './registry-host.ts';
+import type { Verdict } from './retry.ts';
+
+/** docker login / logout through the one process wrapper; the password goes on stdin only. */
+export interface DockerDeps {
+  run: RunProcess;
+  env: Env;
+  lock?: LockDeps;
+  /** Whether an executable is on PATH (for credential helpers). */
+  onPath?: (name: string) => Promise<boolean>;
+}
+
+export interface LoginOutcome {
+  /** Set when docker was steered away from a credential helper that is not installed. */
+  helperNote?: string;
+}
+
+export class DockerCommandError extends Error {
+  constructor(
+    readonly action: string,
+    readonly output: string,
+    readonly exitCode: number,
+  ) {
+    super(`${action} failed: ${lastMeaningfulLine(output)}`);
+    this.name = 'DockerCommandError';
+  }
+}
+
+export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, username: string, password: string): Promise<LoginOutcome> {
+  const dir = dockerConfigDir(deps.env);
+  return withConfigLock(
+    dir,
+    async () => {
+      const outcome: LoginOutcome = {};
+      const config = await readDockerConfig(dir);
+      const helper = credentialHelperFor(config, target.configKey);
+      let helperOptOut = false;
+      if (helper !== undefined && !(await (deps.onPath ?? isOnPath(deps.env))(`docker-credential-${helper}`))) {
+        // docker would fail with "executable file not found": an empty helper for this one
+        // host makes docker keep its credentials in config.json (0600) and leaves the rest alone.
+        config.credHelpers = { ...config.credHelpers, [target.configKey]: '' };
+        await writeDockerConfig(dir, config);
+        helperOptOut = true;
+        outcome.helperNote = `credential helper docker-credential-${helper} is configured but not installed; credentials for ${target.host} go to ${join(dir, 'config.json')} instead`;
+      }
+      const args = ['login', '--username', username, '--password-stdin'];
+      if (target.serverArgument !== undefined) args.push(target.serverArgument);
+      const result = await deps.run({ command: 'docker', args, stdin: password, env: { ...deps.env, DOCKER_CONFIG: dir } });
+      if (result.exitCode !== 0) {
+        if (helperOptOut) await removeHelperOptOut(dir, target.configKey);
+        throw new DockerCommandError(`docker login to ${target.host}`, `${result.stderr}\n${result.stdout}`, result.exitCode);
+      }
+      await restrictConfigFile(dir);
+      const state = await readState(dir);
+      const previous = state.logins.find((login) => login.key === target.configKey);
+      state.logins = state.logins.filter((login) => login.key !== target.configKey);
+      state.logins.push({ key: target.configKey, helperOptOut: helperOptOut || (previous?.helperOptOut ?? false) });
+      await writeState(dir, state);
+      return outcome;
+    },
+    deps.lock,
+  );
+}
+
+export interface LogoutReport {
+  loggedOut: string[];
+  removedFiles: string[];
+}
+
+/** Logs out of `keys` (docker config keys); with `keys` undefined, of everything regauth logged in to. */
+export async function dockerLogout(deps: DockerDeps, targets: RegistryTarget[] | undefined): Promise<LogoutReport> {
+  const dir = dockerConfigDir(deps.env);
+  return withConfigLock(
+    dir,
+    async () => {
+      const state = await readState(dir);
+      const keys = targets ? targets.map((t) => ({ key: t.configKey, server: t.serverArgument })) : state.logins.map((l) => ({ key: l.key, server: serverArgumentForKey(l.key) }));
+      const report: LogoutReport = { loggedOut: [], removedFiles: [] };
+      for (const { key, server } of keys) {
+        const result = await deps.run({ command: 'docker', args: server === undefined ? ['logout'] : ['logout', server], env: { ...deps.env, DOCKER_CONFIG: dir } });
+        if (result.exitCode !== 0) throw new DockerCommandError(`docker logout from ${key}`, `${result.stderr}\n${result.stdout}`, result.exitCode);
+        const record = state.logins.find((login) => login.key === key);
+        if (record?.helperOptOut) await removeHelperOptOut(dir, key);
+        state.logins = state.logins.filter((login) => login.key !== key);
+        report.loggedOut.push(key);
+      }
+      if (!targets) {
+        for (const file of state.secretFiles) {
+          await fs.rm(file, { force: true });
+          report.removedFiles.push(file);
+        }
+        state.secretFiles = [];
+      }
+      await writeState(dir, state);
+      return report;
+    },
+    deps.lock,
+  );
+}
+
+/** Records a secret-holding file (an exported AWS profile) so logout removes it. */
+export async function rememberSecretFile(env: Env, file: string, lock?: LockDeps): Promise<void> {
+  const dir = dockerConfigDir(env);
+  await withConfigLock(
+    dir,
+    async () => {
+      const state = await readState(dir);
+      if (!state.secretFiles.includes(file)) state.secretFiles.push(file);
+      await writeState(dir, state);
+    },
+    lock,
+  );
+}
+
+function serverArgumentForKey(key: string): string | undefined {
+  return key === 'https://index.docker.io/v1/' ? undefined : key;
+}
+
+async function removeHelperOptOut(dir: string, key: string): Promise<void> {
+  const config = await readDockerConfig(dir);
+  if (config.credHelpers && config.credHelpers[key] === '') {
+    delete config.credHelpers[key];
+    if (Object.keys(config.credHelpers).length === 0) delete config.credHelpers;
+    await writeDockerConfig(dir, config);
+  }
+}
+
+/** docker writes config.json 0600 already; this also covers a file that existed with looser modes. */
+async function restrictConfigFile(dir: string): Promise<void> {
+  await fs.chmod(join(dir, 'config.json'), 0o600).catch(() => undefined);
+}
+
+function isOnPath(env: Env): (name: string) => Promise<boolean> {
+  return async (name) => {
+    for (const entry of (env.PATH ?? '').split(delimiter)) {
+      if (!entry) continue;
+      try {
+        await fs.access(join(entry, name), constants.X_OK);
+        return true;
+      } catch {
+        // keep looking
+      }
+    }
+    return false;
+  };
+}
+
+/** Classifies a failed docker login: wrong credentials are permanent, network trouble is not. */
+export function classifyLoginFailure(error: unknown): Verdict {
+  if (!(error instanceof DockerCommandError)) {
+    return { kind: 'permanent', reason: error instanceof Error ? error.message : String(error) };
+  }
+  const text = error.output.toLowerCase();
+  const reason = lastMeaningfulLine(error.output);
+  if (/unauthorized|incorrect username or password|authentication required|denied|forbidden|\b40[13]\b|invalid username|bad credentials/.test(text)) {
+    return { kind: 'permanent', reason: `the registry refused the credentials (${reason})` };
+  }
+  if (/no such host|server misbehaving|invalid reference|certificate|x509|cannot connect to the docker daemon/.test(text)) {
+    return { kind: 'permanent', reason };
+  }
+  if (/toomanyrequests|too many requests|\b429\b|\b50[0-4]\b|timeout|timed out|connection reset|connection refused|unexpected eof|\beof\b|tls handshake/.test(text)) {
+    return { kind: 'transient', reason };
+  }
+  return { kind: 'permanent', reason };
+}
+
+export function lastMeaningfulLine(output: string): string {
+  const lines = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !/^WARNING!|^Configure a credential helper|^https:\/\/docs\.docker\.com/.test(line));
+  return (lines[lines.length - 1] ?? 'no output').slice(0, 400);
+}
+
+export function assertDockerAvailable(error: unknown): never {
+  if (error instanceof Error && /not found on PATH/.test(error.message)) {
+    throw new UserError('the docker CLI was not found on PATH: use a machine executor, or an image with the docker CLI (and setup_remote_docker)');
+  }
+  throw error;
+}

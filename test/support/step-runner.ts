@@ -1,0 +1,211 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+
+/**
+ * Runs a command of the packed dist/orb.yml the way CircleCI runs it: parameters checked and
+ * substituted at compile time (an env_var_name parameter substitutes the variable's name), `\<<`
+ * unescaped, each run step's `environment:` merged over the job's, the command handed to
+ * `/bin/bash -eo pipefail -c` as one argument, a BASH_ENV file that bash sources at each step, and
+ * CircleCI's usual variables. It is the artifact users run that the end-to-end tests execute.
+ */
+export type Orb = {
+  commands: Record<string, OrbCommand>;
+  [key: string]: unknown;
+};
+
+interface ParameterDefinition {
+  type: 'string' | 'boolean' | 'integer' | 'enum' | 'env_var_name' | 'steps';
+  default?: unknown;
+  enum?: string[];
+}
+
+interface OrbCommand {
+  parameters?: Record<string, ParameterDefinition>;
+  steps: unknown[];
+}
+
+export type ParameterValue = string | number | boolean;
+
+export class CompileError extends Error {}
+
+export interface JobContext {
+  /** Environment of the job (project/context variables plus the test's own). */
+  env: Record<string, string>;
+  /** BASH_ENV file shared by the steps of one job. */
+  bashEnvFile: string;
+  cwd: string;
+}
+
+export interface StepResult {
+  name: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  command: string;
+}
+
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  steps: StepResult[];
+}
+
+export const DIST_ORB = resolve(import.meta.dirname, '..', '..', 'dist', 'orb.yml');
+
+export function loadOrb(file = DIST_ORB): Orb {
+  return parse(readFileSync(file, 'utf8')) as Orb;
+}
+
+let jobCounter = 0;
+
+/** A fresh job: its own HOME, DOCKER_CONFIG-free environment and BASH_ENV, CircleCI's variables. */
+export function newJob(env: Record<string, string> = {}): JobContext {
+  const dir = mkdtempSync(join(tmpdir(), 'regauth-job-'));
+  const bashEnvFile = join(dir, 'bash_env');
+  writeFileSync(bashEnvFile, '');
+  jobCounter += 1;
+  const circle: Record<string, string> = {
+    CI: 'true',
+    CIRCLECI: 'true',
+    CIRCLE_BUILD_NUM: String(4000 + jobCounter),
+    CIRCLE_JOB: 'test',
+    CIRCLE_BRANCH: 'main',
+    CIRCLE_SHA1: '0123456789abcdef0123456789abcdef01234567',
+    CIRCLE_PROJECT_REPONAME: 'app',
+    CIRCLE_PROJECT_USERNAME: 'org',
+    CIRCLE_ORGANIZATION_ID: '7f4cd3c7-3a2b-4a52-8b6e-1b0f7c9e2d11',
+    CIRCLE_PROJECT_ID: 'c2f3e9a1-5b6d-4e7f-8a9b-0c1d2e3f4a5b',
+    CIRCLE_WORKING_DIRECTORY: dir,
+    HOME: dir,
+  };
+  return {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...circle, ...env },
+    bashEnvFile,
+    cwd: dir,
+  };
+}
+
+/** Compile-time expansion of one command invocation into its steps (CircleCI's semantics). */
+export function compileCommand(orb: Orb, name: string, given: Record<string, ParameterValue>): unknown[] {
+  const command = orb.commands[name];
+  if (!command) throw new CompileError(`Cannot find a definition for command named regauth/${name}`);
+  const declared = command.parameters ?? {};
+  for (const key of Object.keys(given)) {
+    if (!(key in declared)) throw new CompileError(`Unexpected argument(s): ${key}`);
+  }
+  const values: Record<string, ParameterValue> = {};
+  for (const [key, definition] of Object.entries(declared)) {
+    const value = key in given ? given[key] : definition.default;
+    if (value === undefined) throw new CompileError(`Missing required argument(s): ${key}`);
+    values[key] = checkType(key, definition, value);
+  }
+  const substituted = substitute(command.steps, values);
+  return (substituted as unknown[]).flatMap((step) => expandWhen(step));
+}
+
+function checkType(key: string, definition: ParameterDefinition, value: unknown): ParameterValue {
+  switch (definition.type) {
+    case 'string':
+      if (typeof value !== 'string') throw new CompileError(`Type error for argument ${key}: expected type: string, actual value: ${String(value)}`);
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw new CompileError(`Type error for argument ${key}: expected type: boolean`);
+      return value;
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw new CompileError(`Type error for argument ${key}: expected type: integer`);
+      return value;
+    case 'enum':
+      if (typeof value !== 'string' || !definition.enum?.includes(value)) throw new CompileError(`Type error for argument ${key}: expected one of ${definition.enum?.join(', ')}`);
+      return value;
+    case 'env_var_name':
+      // CircleCI refuses anything but a POSIX-ish variable name at compile time.
+      if (typeof value !== 'string' || !/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(value)) throw new CompileError(`Type error for argument ${key}: expected an environment variable name`);
+      return value;
+    default:
+      throw new CompileError(`unsupported parameter type ${definition.type}`);
+  }
+}
+
+const REFERENCE = /(?<!\\)<<\s*parameters\.([A-Za-z0-9_-]+)\s*>>/g;
+
+function substitute(node: unknown, values: Record<string, ParameterValue>): unknown {
+  if (typeof node === 'string') {
+    const whole = /^(?<!\\)<<\s*parameters\.([A-Za-z0-9_-]+)\s*>>$/.exec(node.trim());
+    if (whole?.[1] !== undefined && whole[1] in values) return values[whole[1]];
+    return node
+      .replace(REFERENCE, (match, name: string) => {
+        if (!(name in values)) throw new CompileError(`Unknown parameter referenced: ${match}`);
+        return String(values[name]);
+      })
+      .replaceAll('\\<<', '<<');
+  }
+  if (Array.isArray(node)) return node.map((item) => substitute(item, values));
+  if (node !== null && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, substitute(value, values)]));
+  }
+  return node;
+}
+
+/** `when:`/`unless:` steps with a literal condition (after substitution). */
+function expandWhen(step: unknown): unknown[] {
+  if (step !== null && typeof step === 'object' && ('when' in step || 'unless' in step)) {
+    const block = ('when' in step ? (step as { when: unknown }).when : (step as { unless: unknown }).unless) as { condition: unknown; steps: unknown[] };
+    const truthy = Boolean(block.condition) && block.condition !== 'false' && block.condition !== '';
+    const run = 'when' in step ? truthy : !truthy;
+    return run ? block.steps.flatMap(expandWhen) : [];
+  }
+  return [step];
+}
+
+export interface RunOptions {
+  /** Wraps the bash process, e.g. with a PATH of argv-recording shims. */
+  extraEnv?: Record<string, string>;
+  /** Called with the pid of each step's bash once started (for /proc sampling). */
+  onStart?: (pid: number) => void;
+}
+
+/** Runs `regauth/<name>` with `params` in `job`; stops at the first failing step like CircleCI. */
+export async function runOrbCommand(orb: Orb, name: string, params: Record<string, ParameterValue>, job: JobContext, options: RunOptions = {}): Promise<CommandResult> {
+  const steps = compileCommand(orb, name, params);
+  const results: StepResult[] = [];
+  let failed = false;
+  for (const step of steps) {
+    const run = (step as { run?: { name?: string; command: string; environment?: Record<string, unknown>; when?: string } }).run;
+    if (!run) throw new Error(`unsupported step in regauth/${name}: ${JSON.stringify(step).slice(0, 80)}`);
+    const when = run.when ?? 'on_success';
+    if ((failed && when === 'on_success') || (!failed && when === 'on_fail')) continue;
+    const stepEnv: Record<string, string> = { ...job.env, ...options.extraEnv, BASH_ENV: job.bashEnvFile };
+    for (const [key, value] of Object.entries(run.environment ?? {})) stepEnv[key] = String(value);
+    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart);
+    results.push({ name: run.name ?? '', command: run.command, ...result });
+    if (result.exitCode !== 0) failed = true;
+  }
+  return {
+    exitCode: failed ? (results.find((r) => r.exitCode !== 0)?.exitCode ?? 1) : 0,
+    stdout: results.map((r) => r.stdout).join(''),
+    stderr: results.map((r) => r.stderr).join(''),
+    steps: results,
+  };
+}
+
+/** Runs a plain shell step in the job (e.g. the user's own `docker pull`), with BASH_ENV sourced. */
+export function runUserStep(job: JobContext, command: string, extraEnv: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  return runBash(command, { ...job.env, ...extraEnv, BASH_ENV: job.bashEnvFile }, job.cwd);
+}
+
+function runBash(command: string, env: Record<string, string>, cwd: string, onStart?: (pid: number) => void): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('/bin/bash', ['-eo', 'pipefail', '-c', command], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) onStart?.(child.pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ exitCode: code ?? 1, stdout, stderr }));
+  });
+}
