@@ -1,0 +1,37 @@
+/**
+ * Runs every vitest suite and closes with the line CI reads: `N passed, N failed[, N skipped]`.
+ * vitest's own summary is not in that form, so the counts come from its JSON report.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface JsonReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  numTotalTests: number;
+  success: boolean;
+}
+
+const reportFile = join(mkdtempSync(join(tmpdir(), 'regauth-tests-')), 'report.json');
+const started = Date.now();
+const result = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...process.argv.slice(2)], { stdio: 'inherit' });
+let report: JsonReport | undefined;
+try {
+  report = JSON.parse(readFileSync(reportFile, 'utf8')) as JsonReport;
+} catch {
+  report = undefined;
+}
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
+if (!report) {
+  console.log(`vitest wrote no report (exit ${result.status ?? 'signal'})`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const skipped = report.numPendingTests + report.numTodoTests;
+console.log(`test run took ${seconds} s`);
+console.log(`${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(result.status === 0 && report.numFailedTests === 0 && report.numTotalTests > 0 ? 0 : 1);
