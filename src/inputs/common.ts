@@ -6,7 +6,8 @@ import { InputError } from '../errors.ts';
  */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Characters that have meaning to a shell. No regauth parameter needs any of them. */
+/** Characters that have meaning to a shell, and control characters. No regauth parameter needs any of them. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const SHELL_METACHARACTERS = /[`$;&|<>(){}\\'"!*?[\]#~\s\u0000-\u001f\u007f]/u;
 
 /** Expands `${NAME}` and `$NAME` from the environment; anything else is left as it is. */
