@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the real parts the demo and the integration tests drive (Debian 12, as root):
+# docker-registry (distribution 2.8), htpasswd, skopeo (seeds images with no daemon or network),
+# dockerd (docker.io), busybox-static (the seeded images' rootfs), the AWS CLI v2 (independent
+# client for the local AWS endpoints and the benchmark baseline) and iproute2. openssl and curl
+# are already on the machine and are left alone.
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+  echo "run this as root: it installs Debian packages" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  docker-registry apache2-utils skopeo docker.io busybox-static awscli iproute2 >/dev/null
