@@ -212,10 +212,21 @@ export function stalePipelineFiles(root: string = repoRoot): string[] {
     .map(([file]) => file);
 }
 
+/** `file:line: committed … / generated …` for the first line that differs. */
+export function firstDifference(file: string, committed: string | undefined, generated: string): string {
+  if (committed === undefined) return `${file}: missing; scripts/pipeline.ts generates it`;
+  const a = committed.split('\n');
+  const b = generated.split('\n');
+  let line = 0;
+  while (line < a.length && line < b.length && a[line] === b[line]) line += 1;
+  return `${file}:${line + 1}: committed ${JSON.stringify(a[line] ?? '<end of file>')}, generated ${JSON.stringify(b[line] ?? '<end of file>')}`;
+}
+
 function main(argv: readonly string[]): number {
   if (argv.includes('--check')) {
     const stale = stalePipelineFiles();
-    for (const file of stale) console.error(`${file} differs from what scripts/pipeline.ts generates`);
+    const generated = generatePipeline();
+    for (const file of stale) console.error(firstDifference(file, readOrEmpty(path.join(repoRoot, file)), generated[file] ?? ''));
     if (stale.length > 0) console.error('Run: node --import tsx scripts/pipeline.ts');
     return stale.length > 0 ? 1 : 0;
   }

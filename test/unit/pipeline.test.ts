@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CONFIG_PATH, RELEASE_TAG, TEST_DEPLOY_PATH, generatePipeline, stalePipelineFiles } from '../../scripts/pipeline.ts';
+import { CONFIG_PATH, RELEASE_TAG, TEST_DEPLOY_PATH, firstDifference, generatePipeline, stalePipelineFiles } from '../../scripts/pipeline.ts';
 import { checkOrbUsage } from '../../scripts/lib/review.ts';
 import { validateConfig } from '../../scripts/lib/schema.ts';
 
@@ -47,6 +47,12 @@ describe('the generated pipeline', () => {
       expect(readFileSync(join(root, file), 'utf8'), `${file} is stale: node --import tsx scripts/pipeline.ts`).toBe(text);
     }
     expect(stalePipelineFiles()).toEqual([]);
+  });
+
+  it('--check names the first line that differs', () => {
+    expect(firstDifference('a.yml', 'x: 1\ny: 2\n', 'x: 1\ny: 3\n')).toBe('a.yml:2: committed "y: 2", generated "y: 3"');
+    expect(firstDifference('a.yml', 'x: 1', 'x: 1\ny: 3')).toBe('a.yml:2: committed "<end of file>", generated "y: 3"');
+    expect(firstDifference('a.yml', undefined, 'x')).toBe('a.yml: missing; scripts/pipeline.ts generates it');
   });
 
   it('is deterministic', () => {
