@@ -1,0 +1,75 @@
+import type { RunProcess } from '../process.ts';
+import { parseReference, repositoryName, type ImageReference } from '../reference.ts';
+import { dockerErrorLine, type CommandFailure } from './classify.ts';
+
+/**
+ * The docker CLI calls regauth/pull makes. The environment is passed through unchanged, so
+ * DOCKER_HOST, DOCKER_CONFIG and the proxy variables reach docker as the user set them.
+ */
+export interface PullDocker {
+  pull(reference: string, platform: string | undefined): Promise<void>;
+  /** The registry digest of a pulled image, when docker recorded one. */
+  digest(ref: ImageReference): Promise<string | undefined>;
+  tag(source: string, target: string): Promise<void>;
+}
+
+/** A docker command that exited non-zero. Its arguments hold image names only, never secrets. */
+export class DockerCommandError extends Error implements CommandFailure {
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number,
+    readonly output: string,
+  ) {
+    super(`docker ${args.join(' ')} exited with ${exitCode}: ${dockerErrorLine(output)}`);
+    this.name = 'DockerCommandError';
+  }
+}
+
+export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv): PullDocker {
+  const docker = async (args: string[]): Promise<string> => {
+    const result = await run({ command: 'docker', args, env });
+    if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
+    return result.stdout;
+  };
+  return {
+    async pull(reference, platform) {
+      // -q: the progress bars of parallel pulls would bury the step's log.
+      await docker(['pull', '-q', ...(platform === undefined ? [] : ['--platform', platform]), reference]);
+    },
+    async digest(ref) {
+      if (ref.digest !== undefined) return ref.digest;
+      const stdout = await docker(['image', 'inspect', '--format', '{{json .RepoDigests}}', ref.normalized]);
+      return pickRepoDigest(stdout, ref);
+    },
+    async tag(source, target) {
+      await docker(['tag', source, target]);
+    },
+  };
+}
+
+/**
+ * From `docker image inspect`'s RepoDigests (familiar names, e.g. `postgres@sha256:…`) the
+ * digest recorded for this repository; another repository's digest of the same image is the
+ * same manifest, so it serves when ours is missing (e.g. after a tag from a mirror).
+ */
+export function pickRepoDigest(inspectOutput: string, ref: ImageReference): string | undefined {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(inspectOutput.trim() || 'null');
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(entries)) return undefined;
+  const digests: { repository: string; digest: string }[] = [];
+  for (const entry of entries) {
+    if (typeof entry !== 'string') continue;
+    try {
+      const parsed = parseReference(entry);
+      if (parsed.digest !== undefined) digests.push({ repository: repositoryName(parsed), digest: parsed.digest });
+    } catch {
+      // docker wrote something we do not understand; ignore that entry.
+    }
+  }
+  const wanted = repositoryName(ref);
+  return (digests.find((d) => d.repository === wanted) ?? digests[0])?.digest;
+}

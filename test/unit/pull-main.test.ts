@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/commands/pull.ts';
+import { Redactor, Reporter } from '../../src/output.ts';
+import type { ProcessRequest, ProcessResult, RunProcess } from '../../src/process.ts';
+import { pickRepoDigest } from '../../src/pull/docker.ts';
+import type { Fetch } from '../../src/pull/http.ts';
+import { parseReference } from '../../src/reference.ts';
+
+const DIGEST = `sha256:${'c'.repeat(64)}`;
+
+/** A fake docker CLI: answers by the command's arguments; records each request. */
+function fakeDocker(answer: (args: readonly string[]) => Partial<ProcessResult> = () => ({})) {
+  const requests: ProcessRequest[] = [];
+  const run: RunProcess = (request) => {
+    requests.push(request);
+    const args = request.args;
+    const fallback = args[0] === 'image' ? { stdout: JSON.stringify([`${args.at(-1)?.replace(/:[^:/]+$/, '')}@${DIGEST}`]) } : {};
+    return Promise.resolve({ exitCode: 0, stdout: '', stderr: '', ...fallback, ...answer(args) });
+  };
+  return { run, requests };
+}
+
+/** A fake Docker Hub for the budget line. */
+const fakeHub: Fetch = (_url, init) =>
+  Promise.resolve({
+    status: 200,
+    headers: { get: (name: string) => (init.method === 'HEAD' ? ({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '42;w=21600' } as Record<string, string>)[name] ?? null : null) },
+    text: () => Promise.resolve('{"token":"tok-123456"}'),
+  });
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const reporter = new Reporter(new Redactor(), { write: (t) => out.push(t) }, { write: (t) => err.push(t) });
+  return { reporter, out, err };
+}
+
+const instant = { sleep: () => Promise.resolve(), random: () => 0 };
+
+describe('regauth/pull main', () => {
+  it('prints the budget, one line per image and the table, and exits 0', async () => {
+    const docker = fakeDocker();
+    const { reporter, out, err } = capture();
+    const code = await main({ REGAUTH_IMAGES: 'postgres:16 ghcr.io/a/b:1', DOCKER_HOST: 'unix:///tmp/d.sock', HOME: '/nonexistent' }, { reporter, runProcess: docker.run, fetch: fakeHub, retry: instant });
+    expect(code).toBe(0);
+    expect(err).toEqual([]);
+    expect(out[0]).toBe('Docker Hub pull budget: 42 of 100 per 6 h left (anonymous)\n');
+    expect(out.slice(1, 3).sort()).toEqual([expect.stringMatching(/^✔ docker.io\/library\/postgres:16 sha256:cccccccccccc…/), expect.stringMatching(/^✔ ghcr.io\/a\/b:1 /)].sort());
+    expect(out[3]).toMatch(/^IMAGE +DIGEST +SECONDS +ATTEMPTS\n$/);
+    expect(out.slice(4)).toEqual([expect.stringContaining(`docker.io/library/postgres:16  ${DIGEST}`), expect.stringContaining(`ghcr.io/a/b:1                  ${DIGEST}`)]);
+    // docker gets the user's environment (DOCKER_HOST) and quiet pulls; never a shell.
+    const pulls = docker.requests.filter((r) => r.args[0] === 'pull');
+    expect(pulls.map((r) => r.args)).toEqual([
+      ['pull', '-q', 'docker.io/library/postgres:16'],
+      ['pull', '-q', 'ghcr.io/a/b:1'],
+    ]);
+    expect(pulls.every((r) => r.command === 'docker' && r.env?.DOCKER_HOST === 'unix:///tmp/d.sock')).toBe(true);
+    expect(docker.requests.find((r) => r.args[0] === 'image')?.args).toEqual(['image', 'inspect', '--format', '{{json .RepoDigests}}', 'docker.io/library/postgres:16']);
+  });
+
+  it('skips the budget line when no Docker Hub image is involved, or a mirror serves them', async () => {
+    for (const env of [{ REGAUTH_IMAGES: 'ghcr.io/a/b:1' }, { REGAUTH_IMAGES: 'redis', REGAUTH_MIRROR: 'mirror.example.com/hub' }]) {
+      const { reporter, out } = capture();
+      let fetched = false;
+      const fetch: Fetch = (url, init) => {
+        fetched = true;
+        return fakeHub(url, init);
+      };
+      expect(await main(env, { reporter, runProcess: fakeDocker().run, fetch, retry: instant })).toBe(0);
+      expect(fetched).toBe(false);
+      expect(out.some((line) => line.startsWith('Docker Hub pull budget'))).toBe(false);
+    }
+  });
+
+  it('passes --platform through', async () => {
+    const docker = fakeDocker();
+    await main({ REGAUTH_IMAGES: 'ghcr.io/a/b:1', REGAUTH_PLATFORM: 'linux/arm64/v8' }, { reporter: capture().reporter, runProcess: docker.run, retry: instant });
+    expect(docker.requests[0]?.args).toEqual(['pull', '-q', '--platform', 'linux/arm64/v8', 'ghcr.io/a/b:1']);
+  });
+
+  it('exits 1 naming every image that could not be pulled', async () => {
+    const docker = fakeDocker((args) =>
+      args[0] === 'pull' && args.at(-1) !== 'ghcr.io/a/good:1' ? { exitCode: 1, stderr: 'Error response from daemon: manifest unknown: manifest unknown\n' } : {},
+    );
+    const { reporter, err } = capture();
+    const code = await main({ REGAUTH_IMAGES: 'ghcr.io/a/bad:1,ghcr.io/a/good:1,ghcr.io/a/worse:2' }, { reporter, runProcess: docker.run, retry: instant });
+    expect(code).toBe(1);
+    expect(err).toEqual([
+      'regauth: could not pull 2 of 3 images: ghcr.io/a/bad:1 (the image or tag does not exist (manifest unknown), after 1 attempt); ghcr.io/a/worse:2 (the image or tag does not exist (manifest unknown), after 1 attempt)\n',
+    ]);
+  });
+
+  it('shows the budget again after a Docker Hub rate limit', async () => {
+    const docker = fakeDocker((args) => (args[0] === 'pull' ? { exitCode: 1, stderr: 'Error response from daemon: toomanyrequests: You have reached your pull rate limit.\n' } : {}));
+    const { reporter, out } = capture();
+    const code = await main({ REGAUTH_IMAGES: 'redis', REGAUTH_MAX_ATTEMPTS: '2', HOME: '/nonexistent' }, { reporter, runProcess: docker.run, fetch: fakeHub, retry: instant });
+    expect(code).toBe(1);
+    expect(out.filter((line) => line.startsWith('Docker Hub pull budget'))).toHaveLength(2);
+    expect(docker.requests.filter((r) => r.args[0] === 'pull')).toHaveLength(2);
+  });
+
+  it('exits 2 on bad input, before running anything', async () => {
+    const docker = fakeDocker();
+    const { reporter, err } = capture();
+    const code = await main({ REGAUTH_IMAGES: 'redis, Bad/Image:1, ;x' }, { reporter, runProcess: docker.run, retry: instant });
+    expect(code).toBe(2);
+    expect(err).toEqual(['regauth: parameter images: item ";x" contains the shell metacharacter ";", which no valid value has\n']);
+    expect(docker.requests).toEqual([]);
+  });
+
+  it('says how to get docker when it is missing', async () => {
+    const { ProcessStartError } = await import('../../src/process.ts');
+    const run: RunProcess = () => Promise.reject(new ProcessStartError('docker', 'ENOENT'));
+    const { reporter, err } = capture();
+    expect(await main({ REGAUTH_IMAGES: 'ghcr.io/a/b:1' }, { reporter, runProcess: run, retry: instant })).toBe(1);
+    expect(err[0]).toMatch(/ghcr.io\/a\/b:1 \(docker was not found on PATH — run the job on a machine executor, or add setup_remote_docker before this step, after 1 attempt\)/);
+  });
+});
+
+describe('pickRepoDigest', () => {
+  const ref = parseReference('postgres:16');
+  it.each([
+    [JSON.stringify([`postgres@${DIGEST}`]), DIGEST],
+    [JSON.stringify([`mirror.example.com/hub/library/postgres@sha256:${'d'.repeat(64)}`, `postgres@${DIGEST}`]), DIGEST],
+    [JSON.stringify([`mirror.example.com/hub/library/postgres@${DIGEST}`]), DIGEST],
+    ['[]', undefined],
+    ['null', undefined],
+    ['', undefined],
+    ['not json', undefined],
+    [JSON.stringify(['garbage', 42]), undefined],
+  ])('%s', (output, expected) => {
+    expect(pickRepoDigest(output, ref)).toBe(expected);
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { failureSummary, progressLine, shortDigest, summaryTable, type PullOutcome } from '../../src/pull/summary.ts';
+
+const DIGEST = `sha256:${'abcdef0123456789'.repeat(4)}`;
+
+const pulled: PullOutcome = { ok: true, image: 'docker.io/library/postgres:16', digest: DIGEST, seconds: 1.234, attempts: 1, source: 'registry', note: undefined };
+const retried: PullOutcome = { ok: true, image: 'ghcr.io/acme/api:1.4.2', digest: DIGEST, seconds: 12.05, attempts: 3, source: 'registry', note: undefined };
+const missing: PullOutcome = {
+  ok: false,
+  image: 'docker.io/library/postgres:99',
+  seconds: 0.4,
+  attempts: 1,
+  reason: 'the image or tag does not exist (manifest unknown)',
+  category: 'not-found',
+  detail: 'manifest for postgres:99 not found: manifest unknown: manifest unknown',
+};
+const limited: PullOutcome = { ok: false, image: 'docker.io/cimg/node:22.1', seconds: 31, attempts: 5, reason: 'rate limited by the registry (429 toomanyrequests)', category: 'rate-limit', detail: '' };
+
+describe('progressLine', () => {
+  it.each([
+    [pulled, `✔ docker.io/library/postgres:16 sha256:abcdef012345… 1.2 s, 1 attempt`],
+    [retried, `✔ ghcr.io/acme/api:1.4.2 sha256:abcdef012345… 12.1 s, 3 attempts`],
+    [{ ...pulled, source: 'mirror' }, `✔ docker.io/library/postgres:16 sha256:abcdef012345… 1.2 s, 1 attempt, via mirror`],
+    [{ ...pulled, source: 'fallback', attempts: 2 }, `✔ docker.io/library/postgres:16 sha256:abcdef012345… 1.2 s, 2 attempts, from Docker Hub after the mirror failed`],
+    [{ ...pulled, digest: undefined, note: 'pinned' }, `✔ docker.io/library/postgres:16 digest unknown 1.2 s, 1 attempt (pinned)`],
+    [
+      missing,
+      '✘ docker.io/library/postgres:99 the image or tag does not exist (manifest unknown), after 0.4 s, 1 attempt (docker: manifest for postgres:99 not found: manifest unknown: manifest unknown)',
+    ],
+    [limited, '✘ docker.io/cimg/node:22.1 rate limited by the registry (429 toomanyrequests), after 31.0 s, 5 attempts'],
+  ] as [PullOutcome, string][])('%#', (outcome, line) => {
+    expect(progressLine(outcome)).toBe(line);
+  });
+});
+
+describe('summaryTable', () => {
+  it('aligns every column and right-aligns the numbers', () => {
+    expect(summaryTable([pulled, missing, retried])).toEqual([
+      `IMAGE                          DIGEST${' '.repeat(65)}  SECONDS  ATTEMPTS`,
+      `docker.io/library/postgres:16  ${DIGEST}      1.2         1`,
+      `docker.io/library/postgres:99  failed${' '.repeat(65)}      0.4         1`,
+      `ghcr.io/acme/api:1.4.2         ${DIGEST}     12.1         3`,
+    ]);
+  });
+
+  it('keeps the header when digests are short or missing', () => {
+    const [header, row] = summaryTable([{ ...pulled, digest: undefined }]);
+    expect(header).toBe('IMAGE                          DIGEST  SECONDS  ATTEMPTS');
+    expect(row).toBe('docker.io/library/postgres:16  -           1.2         1');
+  });
+});
+
+describe('failureSummary', () => {
+  it('is undefined when everything was pulled', () => {
+    expect(failureSummary([pulled, retried])).toBeUndefined();
+  });
+
+  it('names every failed image and why', () => {
+    expect(failureSummary([pulled, missing, retried, limited])).toBe(
+      'could not pull 2 of 4 images: docker.io/library/postgres:99 (the image or tag does not exist (manifest unknown), after 1 attempt); ' +
+        'docker.io/cimg/node:22.1 (rate limited by the registry (429 toomanyrequests), after 5 attempts)',
+    );
+  });
+});
+
+describe('shortDigest', () => {
+  it.each([
+    [DIGEST, 'sha256:abcdef012345…'],
+    ['sha256:abc', 'sha256:abc'],
+    [undefined, 'digest unknown'],
+  ])('%s', (digest, expected) => {
+    expect(shortDigest(digest)).toBe(expected);
+  });
+});
