@@ -1,0 +1,58 @@
+import { UserError } from '../errors.ts';
+
+/** The non-secret claims of a web identity token; the token itself is the secret. */
+export interface TokenClaims {
+  iss?: string;
+  aud?: string | string[];
+  sub?: string;
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  [claim: string]: unknown;
+}
+
+/** Decodes a JWT's payload WITHOUT verifying it (STS verifies); only to show and diagnose claims. */
+export function decodeTokenClaims(token: string): TokenClaims {
+  const parts = token.trim().split('.');
+  if (parts.length !== 3 || !parts.every((part) => /^[\w-]*$/.test(part)) || parts[1] === '') {
+    throw new UserError('the OIDC token is not a JWT (three base64url parts separated by dots): check CIRCLE_OIDC_TOKEN_V2 / CIRCLE_OIDC_TOKEN');
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
+  } catch {
+    throw new UserError('the OIDC token payload is not JSON: check CIRCLE_OIDC_TOKEN_V2 / CIRCLE_OIDC_TOKEN');
+  }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new UserError('the OIDC token payload is not a JSON object: check CIRCLE_OIDC_TOKEN_V2 / CIRCLE_OIDC_TOKEN');
+  }
+  return payload as TokenClaims;
+}
+
+/** True when the token expires within `seconds` of `nowMs` (or cannot be read, or has no exp). */
+export function isExpiringWithin(token: string, seconds: number, nowMs: number): boolean {
+  let claims: TokenClaims;
+  try {
+    claims = decodeTokenClaims(token);
+  } catch {
+    return true;
+  }
+  if (typeof claims.exp !== 'number') return true;
+  return claims.exp * 1000 <= nowMs + seconds * 1000;
+}
+
+export function audiences(claims: TokenClaims): string[] {
+  if (Array.isArray(claims.aud)) return claims.aud.filter((a): a is string => typeof a === 'string');
+  return typeof claims.aud === 'string' ? [claims.aud] : [];
+}
+
+/** `iss=… aud=… sub=… exp=… (expired 2 min ago)`: safe to print. */
+export function describeClaims(claims: TokenClaims, nowMs: number): string {
+  const parts = [`iss=${claims.iss ?? '(none)'}`, `aud=${audiences(claims).join(',') || '(none)'}`, `sub=${claims.sub ?? '(none)'}`];
+  if (typeof claims.exp === 'number') {
+    const delta = Math.round(claims.exp - nowMs / 1000);
+    const when = new Date(claims.exp * 1000).toISOString();
+    parts.push(`exp=${when} (${delta > 0 ? `in ${delta} s` : `expired ${-delta} s ago`})`);
+  } else parts.push('exp=(none)');
+  return parts.join(' ');
+}

@@ -1,0 +1,94 @@
+import { UserError } from '../errors.ts';
+import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../process.ts';
+import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../retry.ts';
+import { audiences, decodeTokenClaims, isExpiringWithin } from './claims.ts';
+
+export type TokenSource = 'CIRCLE_OIDC_TOKEN_V2' | 'CIRCLE_OIDC_TOKEN' | 'circleci run oidc get';
+
+export interface OidcToken {
+  token: string;
+  source: TokenSource;
+}
+
+export interface ObtainTokenOptions {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Set: always mint a token with this aud. Empty: use the job's token. */
+  audience?: string;
+  /** A token expiring within this many seconds is re-minted when the CLI is there. */
+  minValiditySeconds?: number;
+  now?: () => number;
+  run?: RunProcess;
+  retryPolicy?: RetryPolicy;
+  retryDeps?: RetryDeps;
+}
+
+const MINT_POLICY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 4_000, maxServerWaitMs: 4_000 };
+const JWT = /^[\w-]+\.[\w-]+\.[\w-]*$/;
+
+/** `circleci run oidc get --claims '{"aud":…}'`, retried; its stdout is the token (a secret). */
+export async function mintOidcToken(audience: string, options: Omit<ObtainTokenOptions, 'audience'>): Promise<string> {
+  const run = options.run ?? realRunProcess;
+  const attempt = async (): Promise<string> => {
+    const result = await run({ command: 'circleci', args: ['run', 'oidc', 'get', '--claims', JSON.stringify({ aud: audience })], env: { ...options.env } });
+    const out = result.stdout.trim();
+    if (result.exitCode !== 0) throw new Error(`exit code ${result.exitCode}${firstLine(result.stderr)}`);
+    if (out === '') throw new Error(`printed no token${firstLine(result.stderr)}`);
+    if (!JWT.test(out)) throw new Error('printed something that is not a JWT');
+    return out;
+  };
+  try {
+    const { value } = await withRetry(
+      attempt,
+      (error) => (error instanceof ProcessStartError ? { kind: 'permanent', reason: error.message } : { kind: 'transient', reason: error instanceof Error ? error.message : String(error) }),
+      options.retryPolicy ?? MINT_POLICY,
+      options.retryDeps ?? realRetryDeps,
+    );
+    return value;
+  } catch (error) {
+    if (!(error instanceof RetriesExhausted)) throw error;
+    const tried = error.attempts > 1 ? ` (${error.attempts} attempts)` : '';
+    throw new UserError(`could not mint an OIDC token with aud ${JSON.stringify(audience)}: circleci run oidc get ${error.verdict.reason}${tried}; it works only inside a CircleCI job, on a machine or docker executor with the circleci CLI`);
+  }
+}
+
+function firstLine(text: string): string {
+  // The CLI's stderr carries no token; keep it short anyway.
+  const line = text.trim().split('\n')[0]?.trim() ?? '';
+  return line ? `: ${line.slice(0, 200)}` : '';
+}
+
+async function cliPresent(run: RunProcess, env: ObtainTokenOptions['env']): Promise<boolean> {
+  try {
+    await run({ command: 'circleci', args: ['version'], env: { ...env } });
+    return true;
+  } catch (error) {
+    if (error instanceof ProcessStartError) return false;
+    throw error;
+  }
+}
+
+/**
+ * The job's OIDC token: CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN; minted through the CLI
+ * when an audience is asked for, or when the job's token expires within a minute.
+ */
+export async function obtainOidcToken(options: ObtainTokenOptions): Promise<OidcToken> {
+  const now = options.now ?? Date.now;
+  const run = options.run ?? realRunProcess;
+  if (options.audience) return { token: await mintOidcToken(options.audience, options), source: 'circleci run oidc get' };
+
+  const v2 = options.env.CIRCLE_OIDC_TOKEN_V2?.trim();
+  const v1 = options.env.CIRCLE_OIDC_TOKEN?.trim();
+  const found: OidcToken | undefined = v2 ? { token: v2, source: 'CIRCLE_OIDC_TOKEN_V2' } : v1 ? { token: v1, source: 'CIRCLE_OIDC_TOKEN' } : undefined;
+  if (!found) {
+    throw new UserError(
+      'no OIDC token: CIRCLE_OIDC_TOKEN_V2 and CIRCLE_OIDC_TOKEN are not set; run the step in a CircleCI job (fork pull requests get a token only when secrets are passed to forks), or set audience so regauth mints one',
+    );
+  }
+  decodeTokenClaims(found.token);
+  if (!isExpiringWithin(found.token, options.minValiditySeconds ?? 60, now())) return found;
+  if (!(await cliPresent(run, options.env))) return found;
+  const claims = decodeTokenClaims(found.token);
+  const aud = audiences(claims)[0] ?? options.env.CIRCLE_ORGANIZATION_ID ?? '';
+  if (aud === '') return found;
+  return { token: await mintOidcToken(aud, options), source: 'circleci run oidc get' };
+}
