@@ -38,6 +38,15 @@ const REAUTH_CODES = new Set(['InvalidIdentityToken', 'ExpiredTokenException', '
 const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED', 'ESOCKETTIMEDOUT']);
 const NETWORK_MESSAGES = /socket hang up|network socket disconnected|read ECONNRESET|timed out|timeout/i;
 
+/** The SDK names some modelled STS errors differently from their wire codes. */
+const SDK_NAMES: Readonly<Record<string, string>> = {
+  InvalidIdentityTokenException: 'InvalidIdentityToken',
+  IDPCommunicationErrorException: 'IDPCommunicationError',
+  IDPRejectedClaimException: 'IDPRejectedClaim',
+  MalformedPolicyDocumentException: 'MalformedPolicyDocument',
+  PackedPolicyTooLargeException: 'PackedPolicyTooLarge',
+};
+
 interface ErrorLike {
   name?: unknown;
   code?: unknown;
@@ -62,7 +71,8 @@ export function classifyAwsError(error: unknown, now: number = Date.now()): AwsE
   const message = sanitizeAwsMessage(rawMessage);
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : typeof e.$response?.statusCode === 'number' ? e.$response.statusCode : undefined;
   const networkCode = typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code) ? e.code : undefined;
-  const name = typeof e.Code === 'string' ? e.Code : typeof e.name === 'string' && e.name !== 'Error' ? e.name : undefined;
+  const sdkName = typeof e.name === 'string' && e.name !== 'Error' ? (SDK_NAMES[e.name] ?? e.name) : undefined;
+  const name = typeof e.Code === 'string' ? e.Code : sdkName;
   const code = networkCode ?? name ?? (NETWORK_MESSAGES.test(rawMessage) ? 'NetworkError' : 'UnknownError');
   const base = { code, message, ...(status !== undefined ? { status } : {}) };
 
