@@ -1,7 +1,8 @@
+import type { CommandMain } from '../cli.ts';
 import { UserError } from '../errors.ts';
 import type { Env } from '../inputs/common.ts';
 import { readPullInputs } from '../inputs/pull.ts';
-import { Reporter } from '../output.ts';
+import type { Reporter } from '../output.ts';
 import { runProcess, type RunProcess } from '../process.ts';
 import { isDockerHub } from '../reference.ts';
 import { realRetryDeps, type RetryDeps } from '../retry.ts';
@@ -11,44 +12,35 @@ import { readDockerHubBudget } from '../pull/ratelimit.ts';
 import { runPulls } from '../pull/run.ts';
 import { failureSummary, summaryTable } from '../pull/summary.ts';
 
-/** regauth/pull: parse → budget → pull → summary. Exit 0 all pulled, 1 any failed, 2 bad input. */
+/**
+ * regauth/pull: parse → budget → pull → summary. Exits (through runCommand, the only catch)
+ * 0 when every image was pulled, 1 naming every one that was not, 2 on bad input.
+ */
 export interface PullMainDeps {
-  reporter?: Reporter;
   runProcess?: RunProcess;
   fetch?: Fetch;
   retry?: RetryDeps;
   now?: () => number;
 }
 
-export async function main(env: Env, deps: PullMainDeps = {}): Promise<number> {
-  const reporter = deps.reporter ?? new Reporter();
-  try {
-    const inputs = readPullInputs(env);
-    const fetch = deps.fetch ?? nodeFetch;
-    const budget = () => readDockerHubBudget({ env, fetch, redactor: reporter.redactor });
-    const hubImages = inputs.images.some(isDockerHub);
-    if (hubImages && inputs.mirror === undefined) reporter.line(await budget());
+export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {}): Promise<number> => {
+  const inputs = readPullInputs(env);
+  const fetch = deps.fetch ?? nodeFetch;
+  const budget = () => readDockerHubBudget({ env, fetch, redactor: reporter.redactor });
+  const hubImages = inputs.images.some(isDockerHub);
+  if (hubImages && inputs.mirror === undefined) reporter.line(await budget());
 
-    const outcomes = await runPulls(inputs, {
-      docker: pullDocker(deps.runProcess ?? runProcess, { ...env }),
-      now: deps.now ?? Date.now,
-      retry: deps.retry ?? realRetryDeps,
-      report: (line) => reporter.line(line),
-    });
+  const outcomes = await runPulls(inputs, {
+    docker: pullDocker(deps.runProcess ?? runProcess, { ...env }),
+    now: deps.now ?? Date.now,
+    retry: deps.retry ?? realRetryDeps,
+    report: (line) => reporter.line(line),
+  });
 
-    for (const line of summaryTable(outcomes)) reporter.line(line);
-    const failed = failureSummary(outcomes);
-    if (failed === undefined) return 0;
-    // After a rate limit the budget explains it; worth a second look even with a mirror.
-    if (hubImages && outcomes.some((o) => !o.ok && o.category === 'rate-limit')) reporter.line(await budget());
-    reporter.failure(failed);
-    return 1;
-  } catch (error) {
-    if (error instanceof UserError) {
-      reporter.failure(error.message);
-      return error.exitCode;
-    }
-    reporter.failure(`regauth/pull stopped unexpectedly: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
-  }
-}
+  for (const line of summaryTable(outcomes)) reporter.line(line);
+  const failed = failureSummary(outcomes);
+  if (failed === undefined) return 0;
+  // After a rate limit the budget explains it; worth a second look even with a mirror.
+  if (hubImages && outcomes.some((o) => !o.ok && o.category === 'rate-limit')) reporter.line(await budget());
+  throw new UserError(failed);
+}) satisfies CommandMain;

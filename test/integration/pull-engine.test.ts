@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../src/cli.ts';
 import { main } from '../../src/commands/pull.ts';
 import { Redactor, Reporter } from '../../src/output.ts';
 import { nodeFetch } from '../../src/pull/http.ts';
@@ -40,7 +41,7 @@ describe.skipIf(!available)('regauth/pull against a real engine and registry', (
   const env = (params: Record<string, string>) => ({ PATH: process.env.PATH, ...engine.env, ...params });
   const pull = async (params: Record<string, string>) => {
     const { reporter, out, err } = capture();
-    const code = await main(env(params), { reporter, retry: noWait });
+    const code = await runCommand('pull', (e, r) => main(e, r, { retry: noWait }), env(params), reporter);
     return { code, out: out.join(''), err: err.join('') };
   };
 
@@ -125,7 +126,8 @@ describe.skipIf(!available)('regauth/pull against a real engine and registry', (
 
   it('fails at once, saying what to do, when no daemon answers', async () => {
     const { reporter, err } = capture();
-    const code = await main({ PATH: process.env.PATH, DOCKER_HOST: 'unix:///nonexistent/regauth.sock', DOCKER_CONFIG: engine.dockerConfig, REGAUTH_IMAGES: app.ref }, { reporter, retry: noWait });
+    const stepEnv = { PATH: process.env.PATH, DOCKER_HOST: 'unix:///nonexistent/regauth.sock', DOCKER_CONFIG: engine.dockerConfig, REGAUTH_IMAGES: app.ref };
+    const code = await runCommand('pull', (e, r) => main(e, r, { retry: noWait }), stepEnv, reporter);
     expect(code).toBe(1);
     expect(err.join('')).toMatch(/the Docker daemon is not reachable — run the job on a machine executor, or add setup_remote_docker before this step, after 1 attempt/);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/commands/pull.ts';
+import { runCommand } from '../../src/cli.ts';
+import { main, type PullMainDeps } from '../../src/commands/pull.ts';
 import { Redactor, Reporter } from '../../src/output.ts';
 import type { ProcessRequest, ProcessResult, RunProcess } from '../../src/process.ts';
 import { pickRepoDigest } from '../../src/pull/docker.ts';
@@ -37,11 +38,17 @@ function capture() {
 
 const instant = { sleep: () => Promise.resolve(), random: () => 0 };
 
+/** The step as the build wires it: runCommand is the only catch. */
+async function step(env: Record<string, string>, deps: PullMainDeps) {
+  const { reporter, out, err } = capture();
+  const code = await runCommand('pull', (e, r) => main(e, r, deps), env, reporter);
+  return { code, out, err };
+}
+
 describe('regauth/pull main', () => {
   it('prints the budget, one line per image and the table, and exits 0', async () => {
     const docker = fakeDocker();
-    const { reporter, out, err } = capture();
-    const code = await main({ REGAUTH_IMAGES: 'postgres:16 ghcr.io/a/b:1', DOCKER_HOST: 'unix:///tmp/d.sock', HOME: '/nonexistent' }, { reporter, runProcess: docker.run, fetch: fakeHub, retry: instant });
+    const { code, out, err } = await step({ REGAUTH_IMAGES: 'postgres:16 ghcr.io/a/b:1', DOCKER_HOST: 'unix:///tmp/d.sock', HOME: '/nonexistent' }, { runProcess: docker.run, fetch: fakeHub, retry: instant });
     expect(code).toBe(0);
     expect(err).toEqual([]);
     expect(out[0]).toBe('Docker Hub pull budget: 42 of 100 per 6 h left (anonymous)\n');
@@ -60,13 +67,13 @@ describe('regauth/pull main', () => {
 
   it('skips the budget line when no Docker Hub image is involved, or a mirror serves them', async () => {
     for (const env of [{ REGAUTH_IMAGES: 'ghcr.io/a/b:1' }, { REGAUTH_IMAGES: 'redis', REGAUTH_MIRROR: 'mirror.example.com/hub' }]) {
-      const { reporter, out } = capture();
       let fetched = false;
       const fetch: Fetch = (url, init) => {
         fetched = true;
         return fakeHub(url, init);
       };
-      expect(await main(env, { reporter, runProcess: fakeDocker().run, fetch, retry: instant })).toBe(0);
+      const { code, out } = await step(env, { runProcess: fakeDocker().run, fetch, retry: instant });
+      expect(code).toBe(0);
       expect(fetched).toBe(false);
       expect(out.some((line) => line.startsWith('Docker Hub pull budget'))).toBe(false);
     }
@@ -74,7 +81,7 @@ describe('regauth/pull main', () => {
 
   it('passes --platform through', async () => {
     const docker = fakeDocker();
-    await main({ REGAUTH_IMAGES: 'ghcr.io/a/b:1', REGAUTH_PLATFORM: 'linux/arm64/v8' }, { reporter: capture().reporter, runProcess: docker.run, retry: instant });
+    await step({ REGAUTH_IMAGES: 'ghcr.io/a/b:1', REGAUTH_PLATFORM: 'linux/arm64/v8' }, { runProcess: docker.run, retry: instant });
     expect(docker.requests[0]?.args).toEqual(['pull', '-q', '--platform', 'linux/arm64/v8', 'ghcr.io/a/b:1']);
   });
 
@@ -82,18 +89,16 @@ describe('regauth/pull main', () => {
     const docker = fakeDocker((args) =>
       args[0] === 'pull' && args.at(-1) !== 'ghcr.io/a/good:1' ? { exitCode: 1, stderr: 'Error response from daemon: manifest unknown: manifest unknown\n' } : {},
     );
-    const { reporter, err } = capture();
-    const code = await main({ REGAUTH_IMAGES: 'ghcr.io/a/bad:1,ghcr.io/a/good:1,ghcr.io/a/worse:2' }, { reporter, runProcess: docker.run, retry: instant });
+    const { code, err } = await step({ REGAUTH_IMAGES: 'ghcr.io/a/bad:1,ghcr.io/a/good:1,ghcr.io/a/worse:2' }, { runProcess: docker.run, retry: instant });
     expect(code).toBe(1);
     expect(err).toEqual([
-      'regauth: could not pull 2 of 3 images: ghcr.io/a/bad:1 (the image or tag does not exist (manifest unknown), after 1 attempt); ghcr.io/a/worse:2 (the image or tag does not exist (manifest unknown), after 1 attempt)\n',
+      'regauth: pull: could not pull 2 of 3 images: ghcr.io/a/bad:1 (the image or tag does not exist (manifest unknown), after 1 attempt); ghcr.io/a/worse:2 (the image or tag does not exist (manifest unknown), after 1 attempt)\n',
     ]);
   });
 
   it('shows the budget again after a Docker Hub rate limit', async () => {
     const docker = fakeDocker((args) => (args[0] === 'pull' ? { exitCode: 1, stderr: 'Error response from daemon: toomanyrequests: You have reached your pull rate limit.\n' } : {}));
-    const { reporter, out } = capture();
-    const code = await main({ REGAUTH_IMAGES: 'redis', REGAUTH_MAX_ATTEMPTS: '2', HOME: '/nonexistent' }, { reporter, runProcess: docker.run, fetch: fakeHub, retry: instant });
+    const { code, out } = await step({ REGAUTH_IMAGES: 'redis', REGAUTH_MAX_ATTEMPTS: '2', HOME: '/nonexistent' }, { runProcess: docker.run, fetch: fakeHub, retry: instant });
     expect(code).toBe(1);
     expect(out.filter((line) => line.startsWith('Docker Hub pull budget'))).toHaveLength(2);
     expect(docker.requests.filter((r) => r.args[0] === 'pull')).toHaveLength(2);
@@ -101,18 +106,17 @@ describe('regauth/pull main', () => {
 
   it('exits 2 on bad input, before running anything', async () => {
     const docker = fakeDocker();
-    const { reporter, err } = capture();
-    const code = await main({ REGAUTH_IMAGES: 'redis, Bad/Image:1, ;x' }, { reporter, runProcess: docker.run, retry: instant });
+    const { code, err } = await step({ REGAUTH_IMAGES: 'redis, Bad/Image:1, ;x' }, { runProcess: docker.run, retry: instant });
     expect(code).toBe(2);
-    expect(err).toEqual(['regauth: parameter images: item ";x" contains the shell metacharacter ";", which no valid value has\n']);
+    expect(err).toEqual(['regauth: pull: parameter images: item ";x" contains the shell metacharacter ";", which no valid value has\n']);
     expect(docker.requests).toEqual([]);
   });
 
   it('says how to get docker when it is missing', async () => {
     const { ProcessStartError } = await import('../../src/process.ts');
     const run: RunProcess = () => Promise.reject(new ProcessStartError('docker', 'ENOENT'));
-    const { reporter, err } = capture();
-    expect(await main({ REGAUTH_IMAGES: 'ghcr.io/a/b:1' }, { reporter, runProcess: run, retry: instant })).toBe(1);
+    const { code, err } = await step({ REGAUTH_IMAGES: 'ghcr.io/a/b:1' }, { runProcess: run, retry: instant });
+    expect(code).toBe(1);
     expect(err[0]).toMatch(/ghcr.io\/a\/b:1 \(docker was not found on PATH — run the job on a machine executor, or add setup_remote_docker before this step, after 1 attempt\)/);
   });
 });
