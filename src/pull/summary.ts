@@ -63,8 +63,14 @@ export function summaryTable(outcomes: readonly PullOutcome[]): string[] {
 export function failureSummary(outcomes: readonly PullOutcome[]): string | undefined {
   const failed = outcomes.filter((o): o is PullFailure => !o.ok);
   if (failed.length === 0) return undefined;
+  const head = `could not pull ${failed.length} of ${plural(outcomes.length, 'image')}`;
+  const reasons = new Set(failed.map((o) => o.reason));
+  // One cause for several images (no daemon, no network) is said once.
+  if (failed.length > 1 && reasons.size === 1) {
+    return `${head} (${failed[0]?.reason ?? ''}): ${failed.map((o) => `${o.image} after ${plural(o.attempts, 'attempt')}`).join(', ')}`;
+  }
   const list = failed.map((o) => `${o.image} (${o.reason}, after ${plural(o.attempts, 'attempt')})`).join('; ');
-  return `could not pull ${failed.length} of ${plural(outcomes.length, 'image')}: ${list}`;
+  return `${head}: ${list}`;
 }
 
 export function shortDigest(digest: string | undefined): string {

@@ -85,14 +85,20 @@ describe('regauth/pull main', () => {
     expect(docker.requests[0]?.args).toEqual(['pull', '-q', '--platform', 'linux/arm64/v8', 'ghcr.io/a/b:1']);
   });
 
-  it('exits 1 naming every image that could not be pulled', async () => {
-    const docker = fakeDocker((args) =>
-      args[0] === 'pull' && args.at(-1) !== 'ghcr.io/a/good:1' ? { exitCode: 1, stderr: 'Error response from daemon: manifest unknown: manifest unknown\n' } : {},
-    );
+  it('exits 1 naming every image that could not be pulled, and why', async () => {
+    const stderr: Record<string, string> = {
+      'ghcr.io/a/bad:1': 'Error response from daemon: manifest unknown: manifest unknown\n',
+      'ghcr.io/a/worse:2': 'Error response from daemon: unauthorized: authentication required\n',
+    };
+    const docker = fakeDocker((args) => {
+      const failure = args[0] === 'pull' ? stderr[args.at(-1) ?? ''] : undefined;
+      return failure === undefined ? {} : { exitCode: 1, stderr: failure };
+    });
     const { code, err } = await step({ REGAUTH_IMAGES: 'ghcr.io/a/bad:1,ghcr.io/a/good:1,ghcr.io/a/worse:2' }, { runProcess: docker.run, retry: instant });
     expect(code).toBe(1);
     expect(err).toEqual([
-      'regauth: pull: could not pull 2 of 3 images: ghcr.io/a/bad:1 (the image or tag does not exist (manifest unknown), after 1 attempt); ghcr.io/a/worse:2 (the image or tag does not exist (manifest unknown), after 1 attempt)\n',
+      'regauth: pull: could not pull 2 of 3 images: ghcr.io/a/bad:1 (the image or tag does not exist (manifest unknown), after 1 attempt); ' +
+        'ghcr.io/a/worse:2 (the registry refused access — log in first (regauth/login or regauth/ecr-oidc-login) with an account that may pull it, after 1 attempt)\n',
     ]);
   });
 

@@ -63,6 +63,15 @@ describe('failureSummary', () => {
   });
 });
 
+describe('failureSummary with one cause', () => {
+  it('says a shared reason once', () => {
+    const down = { ...missing, reason: 'the Docker daemon is not reachable', category: 'engine' as const };
+    expect(failureSummary([down, { ...down, image: 'ghcr.io/a/b:1', attempts: 2 }])).toBe(
+      'could not pull 2 of 2 images (the Docker daemon is not reachable): docker.io/library/postgres:99 after 1 attempt, ghcr.io/a/b:1 after 2 attempts',
+    );
+  });
+});
+
 describe('shortDigest', () => {
   it.each([
     [DIGEST, 'sha256:abcdef012345…'],
