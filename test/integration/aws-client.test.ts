@@ -1,11 +1,14 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AwsCallError, assumeRoleWithWebIdentity, getEcrAuthorization, getEcrPublicAuthorization, type AwsCredentials } from '../../src/aws/index.ts';
 import type { RetryDeps } from '../../src/retry.ts';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
 import { startCountingProxy, type CountingProxy } from '../support/aws/proxy.ts';
+import { bundleForNode } from '../support/aws/bundle.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/ci-pull';
 const STRICT_ROLE = 'arn:aws:iam::123456789012:role/main-only';
@@ -216,5 +219,32 @@ describe('endpoints and proxies come from the environment', () => {
     await getEcrAuthorization({ region: 'us-east-1', credentials: role.credentials, retry });
     expect(proxy.forwarded).toBe(before);
     expect(aws.count('ecr')).toBe(1);
+  });
+});
+
+describe('the bundled AWS layer', () => {
+  it('runs from a minified node bundle without the default credential chain, and stays small', async () => {
+    const out = mkdtempSync(join(dir, 'bundle-'));
+    const bundle = await bundleForNode(join(import.meta.dirname, '../support/aws/bundle-runner.ts'), out);
+    // A regression guard: importing an aggregated client or the credential chain would blow past it.
+    expect(bundle.bytes).toBeLessThan(260_000);
+    expect(Object.keys(bundle.inputs).filter((name) => /credential-provider-(ini|sso|process|web-identity)|nested-clients|bowser/.test(name))).toEqual([]);
+    const { stdout } = await promisify(execFile)(process.execPath, [bundle.file], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...aws.endpointEnv(),
+        AWS_CONFIG_FILE: join(dir, 'empty'),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'empty'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        RUNNER_ROLE_ARN: ROLE,
+        RUNNER_ACCOUNTS: `123456789012,${OTHER_ACCOUNT}`,
+        RUNNER_TOKEN: await aws.mintToken(),
+      },
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      role: 'arn:aws:sts::123456789012:assumed-role/ci-pull/bundle-runner',
+      registries: ['127.0.0.1:5443', '210987654321.dkr.ecr.us-east-1.amazonaws.com', 'public.ecr.aws'],
+    });
   });
 });
