@@ -1,5 +1,5 @@
 import { constants, promises as fs } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { UserError } from './errors.ts';
 import {
   credentialHelperFor,
@@ -103,6 +103,8 @@ export async function dockerLogout(deps: DockerDeps, targets: RegistryTarget[] |
         for (const file of state.secretFiles) {
           await fs.rm(file, { force: true });
           report.removedFiles.push(file);
+          // The profile's own directory goes too once empty; anything else in it stays.
+          await fs.rmdir(dirname(file)).catch(() => undefined);
         }
         state.secretFiles = [];
       }

@@ -1,0 +1,15 @@
+import type { CommandMain } from '../cli.ts';
+import { runProcess } from '../process.ts';
+import { realRetryDeps, type RetryDeps } from '../retry.ts';
+import { loginToEcrRegistries } from '../ecr-login.ts';
+import { parseEcrStaticInputs } from '../inputs/ecr.ts';
+
+/** regauth/ecr-login: ECR with static keys (no STS call). */
+export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {
+  const inputs = parseEcrStaticInputs(env);
+  reporter.redactor.add(inputs.secretAccessKey);
+  reporter.redactor.add(inputs.sessionToken);
+  const credentials = { accessKeyId: inputs.accessKeyId, secretAccessKey: inputs.secretAccessKey, ...(inputs.sessionToken ? { sessionToken: inputs.sessionToken } : {}) };
+  await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
+  return 0;
+};

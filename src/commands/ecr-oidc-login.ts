@@ -1,0 +1,63 @@
+import { assumeRoleWithWebIdentity, AwsCallError } from '../aws/index.ts';
+import { exportProfile } from '../aws-profile.ts';
+import type { CommandMain } from '../cli.ts';
+import { rememberSecretFile } from '../docker.ts';
+import { loginToEcrRegistries, seconds } from '../ecr-login.ts';
+import { UserError } from '../errors.ts';
+import { parseEcrOidcInputs } from '../inputs/ecr.ts';
+import { decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../oidc/index.ts';
+import { runProcess } from '../process.ts';
+import { realRetryDeps, type RetryDeps } from '../retry.ts';
+
+/** regauth/ecr-oidc-login: OIDC token → STS AssumeRoleWithWebIdentity → ECR → docker login. */
+export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {
+  const inputs = parseEcrOidcInputs(env);
+  const tokenOptions = { env, run: runProcess, retryDeps: retry, ...(inputs.audience ? { audience: inputs.audience } : {}) };
+  const first = await obtainOidcToken(tokenOptions);
+  reporter.redactor.add(first.token);
+  const claims = decodeTokenClaims(first.token);
+  reporter.line(`regauth: OIDC token from ${first.source}: ${describeClaims(claims, Date.now())}`);
+
+  let assumed;
+  try {
+    assumed = await assumeRoleWithWebIdentity({
+      region: inputs.region,
+      roleArn: inputs.roleArn,
+      sessionName: inputs.roleSessionName,
+      durationSeconds: inputs.sessionDurationSeconds,
+      token: first.token,
+      reauth: async () => {
+        const audience = inputs.audience || claims.aud?.toString() || env.CIRCLE_ORGANIZATION_ID || '';
+        reporter.line(`regauth: STS refused the token as invalid or expired; minting a fresh one with aud ${audience}`);
+        const fresh = await mintOidcToken(audience, { env, run: runProcess, retryDeps: retry });
+        reporter.redactor.add(fresh);
+        return fresh;
+      },
+      retry: { deps: retry, onRetry: (attempt, verdict, delay) => reporter.line(`regauth: sts:AssumeRoleWithWebIdentity failed (attempt ${attempt}: ${verdict.reason}); retrying in ${seconds(delay)}`) },
+    });
+  } catch (error) {
+    if (error instanceof AwsCallError && error.kind !== 'transient') {
+      // Show what the trust policy must allow next to the token's non-secret claims.
+      // The claims were printed above; the rest names what the trust policy must allow.
+      const lines = diagnose(claims, inputs.roleArn, error.code).filter((line) => !line.startsWith('token claims:'));
+      for (const line of lines) reporter.line(`regauth: ${line}`);
+      throw new UserError(`${error.message}; ${lines[lines.length - 1] ?? ''}`);
+    }
+    throw error;
+  }
+  const { credentials } = assumed;
+  reporter.redactor.add(credentials.secretAccessKey);
+  reporter.redactor.add(credentials.sessionToken);
+  reporter.redactor.add(assumed.token);
+  reporter.line(`regauth: assumed ${assumed.assumedRoleArn || inputs.roleArn} as session ${inputs.roleSessionName}, credentials valid until ${credentials.expiration.toISOString().replace(/\.\d+Z$/, 'Z')}`);
+
+  await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
+
+  if (inputs.exportCredentials) {
+    const profile = await exportProfile(env, credentials, inputs.region);
+    await rememberSecretFile(env, profile.credentialsFile);
+    await rememberSecretFile(env, profile.configFile);
+    reporter.line(`regauth: exported the temporary credentials as AWS profile regauth (${profile.credentialsFile}, mode 0600); later steps get AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE through $BASH_ENV`);
+  }
+  return 0;
+};
