@@ -1,5 +1,6 @@
 import { constants, promises as fs } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import { DockerCommandError, dockerErrorLine } from './docker-error.ts';
 import { UserError } from './errors.ts';
 import {
   credentialHelperFor,
@@ -30,16 +31,6 @@ export interface LoginOutcome {
   helperNote?: string;
 }
 
-export class DockerCommandError extends Error {
-  constructor(
-    readonly action: string,
-    readonly output: string,
-    readonly exitCode: number,
-  ) {
-    super(`${action} failed: ${lastMeaningfulLine(output)}`);
-    this.name = 'DockerCommandError';
-  }
-}
 
 export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, username: string, password: string): Promise<LoginOutcome> {
   const dir = dockerConfigDir(deps.env);
@@ -63,7 +54,7 @@ export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, user
       const result = await deps.run({ command: 'docker', args, stdin: password, env: { ...deps.env, DOCKER_CONFIG: dir } });
       if (result.exitCode !== 0) {
         if (helperOptOut) await removeHelperOptOut(dir, target.configKey);
-        throw new DockerCommandError(`docker login to ${target.host}`, `${result.stderr}\n${result.stdout}`, result.exitCode);
+        throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
       }
       await restrictConfigFile(dir);
       const state = await readState(dir);
@@ -92,8 +83,9 @@ export async function dockerLogout(deps: DockerDeps, targets: RegistryTarget[] |
       const keys = targets ? targets.map((t) => ({ key: t.configKey, server: t.serverArgument })) : state.logins.map((l) => ({ key: l.key, server: serverArgumentForKey(l.key) }));
       const report: LogoutReport = { loggedOut: [], removedFiles: [] };
       for (const { key, server } of keys) {
-        const result = await deps.run({ command: 'docker', args: server === undefined ? ['logout'] : ['logout', server], env: { ...deps.env, DOCKER_CONFIG: dir } });
-        if (result.exitCode !== 0) throw new DockerCommandError(`docker logout from ${key}`, `${result.stderr}\n${result.stdout}`, result.exitCode);
+        const args = server === undefined ? ['logout'] : ['logout', server];
+        const result = await deps.run({ command: 'docker', args, env: { ...deps.env, DOCKER_CONFIG: dir } });
+        if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
         const record = state.logins.find((login) => login.key === key);
         if (record?.helperOptOut) await removeHelperOptOut(dir, key);
         state.logins = state.logins.filter((login) => login.key !== key);
@@ -168,7 +160,7 @@ export function classifyLoginFailure(error: unknown): Verdict {
     return { kind: 'permanent', reason: error instanceof Error ? error.message : String(error) };
   }
   const text = error.output.toLowerCase();
-  const reason = lastMeaningfulLine(error.output);
+  const reason = dockerErrorLine(error.output);
   if (/unauthorized|incorrect username or password|authentication required|denied|forbidden|\b40[13]\b|invalid username|bad credentials/.test(text)) {
     return { kind: 'permanent', reason: `the registry refused the credentials (${reason})` };
   }
@@ -181,13 +173,6 @@ export function classifyLoginFailure(error: unknown): Verdict {
   return { kind: 'permanent', reason };
 }
 
-export function lastMeaningfulLine(output: string): string {
-  const lines = output
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !/^WARNING!|^Configure a credential helper|^https:\/\/docs\.docker\.com/.test(line));
-  return (lines[lines.length - 1] ?? 'no output').slice(0, 400);
-}
 
 export function assertDockerAvailable(error: unknown): never {
   if (error instanceof Error && /not found on PATH/.test(error.message)) {

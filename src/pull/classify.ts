@@ -1,3 +1,4 @@
+import { dockerErrorLine } from '../docker-error.ts';
 import { ProcessStartError } from '../process.ts';
 import type { Verdict } from '../retry.ts';
 
@@ -151,16 +152,6 @@ export function isCommandFailure(error: unknown): error is CommandFailure {
   );
 }
 
-/** The line docker ends with, without its boilerplate prefix, at most 300 characters. */
-export function dockerErrorLine(output: string): string {
-  const lines = output
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '');
-  const errorLine = [...lines].reverse().find((line) => /error|denied|unauthorized|not found|toomanyrequests|refused|timeout|EOF/i.test(line));
-  const line = (errorLine ?? lines.at(-1) ?? '').replace(/^Error response from daemon:\s*/i, '').replace(/^Error:\s*/, '');
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
-}
 
 /**
  * A wait the registry stated in so many words. Docker Hub states none; GHCR-style limiters say

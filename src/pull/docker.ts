@@ -1,6 +1,6 @@
 import type { RunProcess } from '../process.ts';
 import { parseReference, repositoryName, type ImageReference } from '../reference.ts';
-import { dockerErrorLine, type CommandFailure } from './classify.ts';
+import { DockerCommandError } from '../docker-error.ts';
 
 /**
  * The docker CLI calls regauth/pull makes. The environment is passed through unchanged, so
@@ -13,17 +13,6 @@ export interface PullDocker {
   tag(source: string, target: string): Promise<void>;
 }
 
-/** A docker command that exited non-zero. Its arguments hold image names only, never secrets. */
-export class DockerCommandError extends Error implements CommandFailure {
-  constructor(
-    readonly args: readonly string[],
-    readonly exitCode: number,
-    readonly output: string,
-  ) {
-    super(`docker ${args.join(' ')} exited with ${exitCode}: ${dockerErrorLine(output)}`);
-    this.name = 'DockerCommandError';
-  }
-}
 
 export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv): PullDocker {
   const docker = async (args: string[]): Promise<string> => {

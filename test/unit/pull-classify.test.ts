@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProcessStartError } from '../../src/process.ts';
-import { classifyFailure, classifyPullError, dockerErrorLine, statedWaitMs } from '../../src/pull/classify.ts';
-import { DockerCommandError } from '../../src/pull/docker.ts';
+import { DockerCommandError, dockerErrorLine } from '../../src/docker-error.ts';
+import { classifyFailure, classifyPullError, statedWaitMs } from '../../src/pull/classify.ts';
 
 const daemon = (message: string) => `Error response from daemon: ${message}\n`;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DockerCommandError, type PullDocker } from '../../src/pull/docker.ts';
+import { DockerCommandError } from '../../src/docker-error.ts';
+import type { PullDocker } from '../../src/pull/docker.ts';
 import { MIRROR_MAX_ATTEMPTS, runPulls, type PullPlan } from '../../src/pull/run.ts';
 import type { PullFailure, PullSuccess } from '../../src/pull/summary.ts';
 import { parseReference, type ImageReference } from '../../src/reference.ts';

@@ -1,0 +1,26 @@
+/**
+ * A docker CLI command that exited non-zero, shared by every command's docker calls. Its
+ * arguments hold hosts, user names and image names only: secrets go to docker on stdin.
+ */
+export class DockerCommandError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number,
+    /** stderr then stdout, as docker wrote them. */
+    readonly output: string,
+  ) {
+    super(`docker ${args.join(' ')} exited with ${exitCode}: ${dockerErrorLine(output)}`);
+    this.name = 'DockerCommandError';
+  }
+}
+
+/** The line of docker's output that says what went wrong, without docker's prefixes. */
+export function dockerErrorLine(output: string): string {
+  const lines = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^WARNING!|^Configure a credential helper|^https:\/\/docs\.docker\.com/.test(line));
+  const errorLine = [...lines].reverse().find((line) => /error|denied|unauthorized|not found|toomanyrequests|refused|timeout|EOF/i.test(line));
+  const line = (errorLine ?? lines.at(-1) ?? 'no output').replace(/^Error response from daemon:\s*/i, '').replace(/^Error:\s*/, '');
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
