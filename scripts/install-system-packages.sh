@@ -10,6 +10,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+packages=(docker-registry apache2-utils skopeo busybox-static awscli iproute2)
+# A machine that already has a docker engine (CircleCI's machine images ship docker-ce) keeps it:
+# Debian's docker.io would conflict with it.
+command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends \
-  docker-registry apache2-utils skopeo docker.io busybox-static awscli iproute2 >/dev/null
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
