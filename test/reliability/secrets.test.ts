@@ -1,0 +1,253 @@
+/**
+ * Secrets: canaries planted as every secret a user can give, through every command and its
+ * failure paths; none may surface anywhere but config.json / an exported profile (0600 in 0700).
+ */
+import { lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canaryValue, type Canary, type Leak } from '../support/canary.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
+import { seedImage, type SeededImage } from '../support/images.ts';
+import { SuiteRecorder } from '../support/reliability-report.ts';
+import { startRegistry, type Registry } from '../support/registry.ts';
+import { loadOrb, type ParameterValue } from '../support/step-runner.ts';
+import { requireTools } from '../support/tools.ts';
+import { startEchoRegistry, type EchoRegistry } from './echo-registry.ts';
+import { entriesLost, FOREIGN_CONFIG, labJob, observe, stderrLines, type LabJob } from './harness.ts';
+
+const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
+const orb = loadOrb();
+const rec = new SuiteRecorder('secrets', 'Secrets: every command, every failure path', 1);
+const NO_DAEMON = 'unix:///tmp/regauth-reliability-no-daemon.sock';
+
+/** The secrets every job carries, whether the command uses them or not. */
+const SECRET = {
+  registryPassword: canaryValue('registry-password'),
+  robotToken: canaryValue('robot-token'),
+  wrongPassword: canaryValue('wrong-password'),
+  keyPrivate: canaryValue('sa-private-key'),
+  awsAccessKeyId: `AKIA${canaryValue('akid').slice(-18).toUpperCase()}`,
+  awsSecretAccessKey: canaryValue('aws-secret'),
+  oidcToken: canaryValue('oidc-token'),
+};
+const SA_KEY = JSON.stringify({ type: 'service_account', client_email: 'ci@project.iam.gserviceaccount.com', private_key: SECRET.keyPrivate });
+
+const baseCanaries: Canary[] = [
+  { label: 'registry password', value: SECRET.registryPassword },
+  { label: 'robot token', value: SECRET.robotToken },
+  { label: 'service-account key', value: SECRET.keyPrivate },
+  { label: 'AWS access key id', value: SECRET.awsAccessKeyId },
+  { label: 'AWS secret access key', value: SECRET.awsSecretAccessKey },
+  { label: 'OIDC token', value: SECRET.oidcToken },
+];
+
+interface Lab {
+  engine: Engine;
+  registry: Registry;
+  tokenRegistry: Registry;
+  echo: EchoRegistry;
+  image: SeededImage;
+}
+
+type Expect = 'ok' | RegExp;
+
+interface Step {
+  command: string;
+  params: (lab: Lab) => Record<string, ParameterValue>;
+  expect: Expect;
+}
+
+interface SecretRow {
+  name: string;
+  /** Command that must be in the orb for the row to run. */
+  needs: string;
+  env?: Record<string, string>;
+  extraCanaries?: Canary[];
+  setup?: (job: LabJob) => void;
+  steps: Step[];
+  /** Foreign config entries must survive (false where the config is broken on purpose). */
+  keepsConfig?: boolean;
+  then?: (job: LabJob, lab: Lab) => void;
+  /** Requests the row's registry saw (attempts), counted over the row. */
+  attempts?: (lab: Lab) => number;
+}
+
+const login = (host: (lab: Lab) => string, expect: Expect, user = 'REG_USER', pass = 'REG_PASS'): Step => ({
+  command: 'login',
+  params: (lab) => ({ registry: host(lab), username: user, password: pass }),
+  expect,
+});
+const logout = (expect: Expect = 'ok', registries?: (lab: Lab) => string): Step => ({
+  command: 'logout',
+  params: (lab) => (registries ? { registries: registries(lab) } : {}),
+  expect,
+});
+const reg = (lab: Lab): string => lab.registry.host;
+
+const rows: SecretRow[] = [
+  { name: 'login (engine verifies), then logout', needs: 'login', steps: [login(reg, 'ok'), logout()] },
+  { name: 'login with no engine (the CLI verifies)', needs: 'login', env: { DOCKER_HOST: NO_DAEMON }, steps: [login(reg, 'ok')] },
+  {
+    name: 'login to a token-auth registry (robot account)',
+    needs: 'login',
+    env: { ROBOT_USER: 'robot', ROBOT_TOKEN: SECRET.robotToken },
+    steps: [login((lab) => lab.tokenRegistry.host, 'ok', 'ROBOT_USER', 'ROBOT_TOKEN'), logout()],
+  },
+  {
+    name: 'login with a service-account key as the password (_json_key)',
+    needs: 'login',
+    env: { KEY_USER: '_json_key', KEY_JSON: SA_KEY },
+    steps: [login(reg, 'ok', 'KEY_USER', 'KEY_JSON')],
+  },
+  {
+    name: 'wrong password: refused at once',
+    needs: 'login',
+    env: { REG_PASS: SECRET.wrongPassword },
+    extraCanaries: [{ label: 'wrong password', value: SECRET.wrongPassword }],
+    attempts: (lab) => lab.registry.readLog().match(/"GET \/v2\/ HTTP[^"]*" 401/g)?.length ?? 0,
+    steps: [login(reg, /^regauth: login: could not log in to .* as ci: the registry refused the credentials/)],
+  },
+  {
+    name: 'registry quotes the credentials in its error text (redacted)',
+    needs: 'login',
+    env: { DOCKER_HOST: NO_DAEMON },
+    attempts: (lab) => lab.echo.attempts(),
+    steps: [login((lab) => lab.echo.host, /^regauth: login: could not log in to 127\.0\.0\.1:\d+ as ci: the registry refused the credentials/)],
+  },
+  {
+    name: 'config.json is a symbolic link: refused, link target untouched',
+    needs: 'login',
+    keepsConfig: false,
+    setup: (job) => {
+      const config = join(job.dockerConfig, 'config.json');
+      writeFileSync(join(job.dockerConfig, 'target.json'), '{}\n', { mode: 0o600 });
+      rmSync(config);
+      symlinkSync('target.json', config);
+    },
+    steps: [login(reg, /^regauth: login: .*config\.json is a symbolic link/)],
+    then: (job) => {
+      expect(readFileSync(join(job.dockerConfig, 'target.json'), 'utf8')).toBe('{}\n');
+      expect(lstatSync(join(job.dockerConfig, 'config.json')).isSymbolicLink()).toBe(true);
+    },
+  },
+  {
+    name: 'credsStore names a helper that is not installed: credentials go to config.json for this host only',
+    needs: 'login',
+    setup: (job) => writeFileSync(join(job.dockerConfig, 'config.json'), JSON.stringify({ ...FOREIGN_CONFIG, credsStore: 'regauth-missing' }), { mode: 0o600 }),
+    steps: [login(reg, 'ok'), logout()],
+  },
+  {
+    name: 'logout of named registries only',
+    needs: 'login',
+    env: { ROBOT_USER: 'robot', ROBOT_TOKEN: SECRET.robotToken },
+    steps: [login(reg, 'ok'), login((lab) => lab.tokenRegistry.host, 'ok', 'ROBOT_USER', 'ROBOT_TOKEN'), logout('ok', (lab) => lab.tokenRegistry.host), logout()],
+  },
+  { name: 'logout with nothing logged in', needs: 'logout', steps: [logout()] },
+  {
+    name: 'pull a private image after login',
+    needs: 'pull',
+    steps: [login(reg, 'ok'), { command: 'pull', params: (lab) => ({ images: lab.image.ref }), expect: 'ok' }, logout()],
+  },
+  {
+    name: 'pull refused without login (401)',
+    needs: 'pull',
+    steps: [{ command: 'pull', params: (lab) => ({ images: lab.image.ref, max_attempts: 2 }), expect: /^regauth: pull: / }],
+  },
+];
+
+describe.runIf(enabled)('secrets stay secret through every command and failure path', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    const [engine, registry, tokenRegistry, echo] = await Promise.all([
+      startEngine(),
+      startRegistry({ auth: 'htpasswd', users: { ci: SECRET.registryPassword, _json_key: SA_KEY } }),
+      startRegistry({ auth: 'token', users: { robot: SECRET.robotToken } }),
+      startEchoRegistry(),
+    ]);
+    const image = await seedImage(registry, { name: 'app/secret', tag: '1', as: { username: 'ci', password: SECRET.registryPassword } });
+    lab = { engine, registry, tokenRegistry, echo, image };
+  });
+
+  afterAll(async () => {
+    rec.flush();
+    await Promise.all([lab?.engine.stop(), lab?.registry.stop(), lab?.tokenRegistry.stop(), lab?.echo.stop()]);
+  });
+
+  // Positive control: a step that leaks on purpose must be caught at every place the suite watches.
+  const CONTROL = 'control: a deliberately leaky user step is caught in every place watched';
+  rec.reserve(CONTROL);
+  it(CONTROL, async () => {
+    await rec.scenario(CONTROL, async (scenario) => {
+      const job = labJob({ REG_PASS: SECRET.registryPassword });
+      const script = [
+        'echo "password is $REG_PASS"',
+        'printf %s "$REG_PASS" | base64 >&2',
+        'docker --config "$HOME/ctl" login -u x -p "$REG_PASS" 127.0.0.1:1 >/dev/null 2>&1 || true',
+        // Lives long enough for any sampler pass (a fixed sleep here is the leak, not a wait).
+        'sh -c "sleep 1" "$REG_PASS"',
+        'echo "export LEAK=$REG_PASS" >> "$BASH_ENV"',
+        'mkdir -p "$HOME/dir" && echo "$REG_PASS" > "$HOME/dir/leak.txt"',
+        'f=$(mktemp /tmp/regauth-ctl-XXXXXX) && printf %s "ci:$REG_PASS" | base64 > "$f"',
+      ].join('\n');
+      const observation = await observe(orb, [{ job, command: '', params: {}, script }], { canaries: [{ label: 'registry password', value: SECRET.registryPassword }] });
+      const places = new Set(observation.leaks.map((leak) => (leak.where.startsWith('/tmp/regauth-ctl-') ? 'new /tmp file' : leak.where.startsWith(job.cwd) ? 'file under HOME' : leak.where)));
+      for (const leak of observation.leaks) if (leak.where.startsWith('/tmp/regauth-ctl-')) rmSync(leak.where, { force: true });
+      const expected = ['stdout of step 1', 'stderr of step 1', 'argv of docker', '/proc cmdline', '$BASH_ENV', 'file under HOME', 'new /tmp file'];
+      scenario.note(`${expected.filter((place) => places.has(place)).length} of ${expected.length} leak places caught`);
+      expect([...places].sort()).toEqual([...expected].sort());
+    });
+  });
+
+  for (const row of rows) {
+    const present = row.needs in orb.commands;
+    if (!present) {
+      rec.skip(row.name, `regauth/${row.needs} is not in dist/orb.yml yet`);
+      it.skip(`${row.name} (regauth/${row.needs} not built)`, () => undefined);
+      continue;
+    }
+    rec.reserve(row.name);
+    it(row.name, async () => {
+      await rec.scenario(row.name, async (scenario) => {
+        const attemptsBefore = row.attempts?.(lab) ?? 0;
+        const job = labJob({
+          DOCKER_HOST: lab.engine.dockerHost,
+          REG_USER: 'ci',
+          REG_PASS: SECRET.registryPassword,
+          AWS_ACCESS_KEY_ID: SECRET.awsAccessKeyId,
+          AWS_SECRET_ACCESS_KEY: SECRET.awsSecretAccessKey,
+          CIRCLE_OIDC_TOKEN: SECRET.oidcToken,
+          CIRCLE_OIDC_TOKEN_V2: SECRET.oidcToken,
+          ...row.env,
+        });
+        row.setup?.(job);
+        const canaries = [...baseCanaries, ...(row.extraCanaries ?? [])];
+        const leaks: Leak[] = [];
+        const failures: string[] = [];
+        let invocations = 0;
+        for (const step of row.steps) {
+          const observation = await observe(orb, [{ job, command: step.command, params: step.params(lab) }], { canaries });
+          const result = observation.results[0];
+          if (!result) throw new Error('no result');
+          leaks.push(...observation.leaks);
+          invocations += observation.invocations.length;
+          if (step.expect === 'ok') {
+            if (result.exitCode !== 0) failures.push(`${step.command} failed: ${result.stderr}`);
+          } else {
+            const lines = stderrLines(result);
+            if (result.exitCode === 0 || lines.length !== 1 || !step.expect.test(lines[0] ?? '')) {
+              failures.push(`${step.command}: expected one line matching ${String(step.expect)}, got exit ${result.exitCode}: ${result.stderr}`);
+            }
+          }
+        }
+        const lost = row.keepsConfig === false ? [] : entriesLost(job);
+        if (row.attempts) scenario.attempts(row.attempts(lab) - attemptsBefore);
+        scenario.tally({ secretsPlanted: canaries.length, leaksFound: leaks.length, entriesLost: lost.length, invocationsRecorded: invocations });
+        expect(leaks).toEqual([]);
+        expect(failures).toEqual([]);
+        expect(lost).toEqual([]);
+        row.then?.(job, lab);
+      });
+    });
+  }
+});
