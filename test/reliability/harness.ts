@@ -35,7 +35,8 @@ export interface Observation {
 }
 
 export interface ObserveOptions {
-  canaries: readonly Canary[];
+  /** A function when some canaries are minted during the step (read after the step ends). */
+  canaries: readonly Canary[] | (() => readonly Canary[]);
   /** Files besides each job's config.json and exported profiles that may hold a secret. */
   allowed?: readonly string[];
   /** Sets what `circleci run oidc get` prints. */
@@ -67,7 +68,7 @@ export async function observe(orb: Orb, runs: readonly StepRun[], options: Obser
   const invocations = shims.invocations();
   shims.remove();
 
-  const { canaries } = options;
+  const canaries = typeof options.canaries === 'function' ? options.canaries() : options.canaries;
   const leaks: Leak[] = [];
   results.forEach((result, index) => {
     leaks.push(...findCanaries(result.stdout, canaries, `stdout of step ${index + 1}`));

@@ -5,6 +5,7 @@
 import { lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
 import { canaryValue, type Canary, type Leak } from '../support/canary.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
@@ -13,6 +14,7 @@ import { startRegistry, type Registry } from '../support/registry.ts';
 import { loadOrb, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
 import { startEchoRegistry, type EchoRegistry } from './echo-registry.ts';
+import { startStsTap, type StsTap } from './sts-tap.ts';
 import { entriesLost, FOREIGN_CONFIG, labJob, observe, stderrLines, type LabJob } from './harness.ts';
 
 const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
@@ -29,7 +31,15 @@ const SECRET = {
   awsAccessKeyId: `AKIA${canaryValue('akid').slice(-18).toUpperCase()}`,
   awsSecretAccessKey: canaryValue('aws-secret'),
   oidcToken: canaryValue('oidc-token'),
+  ecrPassword: canaryValue('ecr-password'),
+  wrongSecretKey: canaryValue('wrong-aws-secret'),
 };
+const ACCOUNT = '123456789012';
+const ECHO_ACCOUNT = '999999999999';
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
+const AUD_ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-audience`;
+const DENY_ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-other-project`;
+const AUDIENCE = 'regauth-reliability';
 const SA_KEY = JSON.stringify({ type: 'service_account', client_email: 'ci@project.iam.gserviceaccount.com', private_key: SECRET.keyPrivate });
 
 const baseCanaries: Canary[] = [
@@ -39,6 +49,7 @@ const baseCanaries: Canary[] = [
   { label: 'AWS access key id', value: SECRET.awsAccessKeyId },
   { label: 'AWS secret access key', value: SECRET.awsSecretAccessKey },
   { label: 'OIDC token', value: SECRET.oidcToken },
+  { label: 'ECR password', value: SECRET.ecrPassword },
 ];
 
 interface Lab {
@@ -47,6 +58,18 @@ interface Lab {
   tokenRegistry: Registry;
   echo: EchoRegistry;
   image: SeededImage;
+  ecrRegistry: Registry;
+  ecrImage: SeededImage;
+  aws: LocalAws;
+  tap: StsTap;
+}
+
+/** What a row adds at run time: a freshly minted token, the env that points at the local AWS. */
+interface Prepared {
+  env?: Record<string, string>;
+  canaries?: Canary[];
+  /** What `circleci run oidc get` prints. */
+  mintable?: string;
 }
 
 type Expect = 'ok' | RegExp;
@@ -63,6 +86,9 @@ interface SecretRow {
   needs: string;
   env?: Record<string, string>;
   extraCanaries?: Canary[];
+  prepare?: (lab: Lab) => Promise<Prepared>;
+  /** STS answers every call with an error quoting the token. */
+  stsEcho?: boolean;
   setup?: (job: LabJob) => void;
   steps: Step[];
   /** Foreign config entries must survive (false where the config is broken on purpose). */
@@ -153,7 +179,85 @@ const rows: SecretRow[] = [
     needs: 'pull',
     steps: [{ command: 'pull', params: (lab) => ({ images: lab.image.ref, max_attempts: 2 }), expect: /^regauth: pull: / }],
   },
+  ...ecrRows(),
 ];
+
+/** The job token, the local AWS endpoints (STS through the tap) and the region. */
+async function awsJob(lab: Lab, mint = true): Promise<Prepared> {
+  const token = await lab.aws.mintToken();
+  return {
+    env: { ...lab.aws.endpointEnv(), AWS_ENDPOINT_URL_STS: lab.tap.url, AWS_DEFAULT_REGION: 'us-east-1', ...(mint ? { CIRCLE_OIDC_TOKEN_V2: token } : {}) },
+    canaries: mint ? [{ label: 'OIDC token (job)', value: token }] : [],
+  };
+}
+
+function ecrRows(): SecretRow[] {
+  const oidc = (params: Record<string, ParameterValue>, expect: Expect): Step => ({ command: 'ecr-oidc-login', params: () => ({ role_arn: ROLE, ...params }), expect });
+  return [
+    {
+      name: 'ecr-oidc-login with the job token, pull through the engine, logout',
+      needs: 'ecr-oidc-login',
+      prepare: (lab) => awsJob(lab),
+      steps: [oidc({}, 'ok'), { command: 'pull', params: (lab) => ({ images: lab.ecrImage.ref }), expect: 'ok' }, logout()],
+    },
+    {
+      name: 'ecr-oidc-login minting a token for an audience (circleci run oidc get)',
+      needs: 'ecr-oidc-login',
+      prepare: async (lab) => {
+        const base = await awsJob(lab, false);
+        const minted = await lab.aws.mintToken({ aud: AUDIENCE });
+        return { ...base, mintable: minted, canaries: [{ label: 'OIDC token (minted)', value: minted }] };
+      },
+      steps: [{ command: 'ecr-oidc-login', params: () => ({ role_arn: AUD_ROLE, audience: AUDIENCE }), expect: 'ok' }, logout()],
+    },
+    {
+      name: 'ecr-oidc-login exporting the credentials as a profile; logout removes it',
+      needs: 'ecr-oidc-login',
+      prepare: (lab) => awsJob(lab),
+      steps: [oidc({ export_credentials: true }, 'ok'), logout()],
+    },
+    {
+      name: 'ecr-oidc-login refused by the trust policy (AccessDenied)',
+      needs: 'ecr-oidc-login',
+      prepare: (lab) => awsJob(lab),
+      steps: [{ command: 'ecr-oidc-login', params: () => ({ role_arn: DENY_ROLE }), expect: /^regauth: ecr-oidc-login: sts:AssumeRoleWithWebIdentity failed: AccessDenied/ }],
+    },
+    {
+      name: 'STS quotes the token in its error text (redacted)',
+      needs: 'ecr-oidc-login',
+      stsEcho: true,
+      // After InvalidIdentityToken regauth mints a fresh token once: that one is a canary too.
+      prepare: async (lab) => {
+        const base = await awsJob(lab);
+        const fresh = await lab.aws.mintToken();
+        return { ...base, mintable: fresh, canaries: [...(base.canaries ?? []), { label: 'OIDC token (re-minted)', value: fresh }] };
+      },
+      steps: [oidc({}, /^regauth: ecr-oidc-login: sts:AssumeRoleWithWebIdentity failed: InvalidIdentityToken .*Token (<token>|\*\*\*) could not be verified/)],
+    },
+    {
+      name: 'registry quotes the ECR password in its error text (redacted)',
+      needs: 'ecr-oidc-login',
+      env: { DOCKER_HOST: NO_DAEMON },
+      prepare: (lab) => awsJob(lab),
+      attempts: (lab) => lab.echo.attempts(),
+      steps: [oidc({ account_ids: ECHO_ACCOUNT }, /^regauth: ecr-oidc-login: docker login to 127\.0\.0\.1:\d+ failed: the registry refused the credentials .*AWS:\*\*\*/)],
+    },
+    {
+      name: 'ecr-login with static keys, pull, logout',
+      needs: 'ecr-login',
+      prepare: (lab) => awsJob(lab, false),
+      steps: [{ command: 'ecr-login', params: () => ({ region: 'us-east-1' }), expect: 'ok' }, { command: 'pull', params: (lab) => ({ images: lab.ecrImage.ref }), expect: 'ok' }, logout()],
+    },
+    {
+      name: 'ecr-login with a wrong secret key: refused at once',
+      needs: 'ecr-login',
+      env: { AWS_SECRET_ACCESS_KEY: SECRET.wrongSecretKey },
+      extraCanaries: [{ label: 'wrong AWS secret key', value: SECRET.wrongSecretKey }],
+      prepare: (lab) => awsJob(lab, false),
+      steps: [{ command: 'ecr-login', params: () => ({ region: 'us-east-1' }), expect: /^regauth: ecr-login: ecr:GetAuthorizationToken failed/ }],
+    },
+  ];
+}
 
 describe.runIf(enabled)('secrets stay secret through every command and failure path', () => {
   let lab: Lab;
@@ -165,13 +269,29 @@ describe.runIf(enabled)('secrets stay secret through every command and failure p
       startRegistry({ auth: 'token', users: { robot: SECRET.robotToken } }),
       startEchoRegistry(),
     ]);
-    const image = await seedImage(registry, { name: 'app/secret', tag: '1', as: { username: 'ci', password: SECRET.registryPassword } });
-    lab = { engine, registry, tokenRegistry, echo, image };
+    const ecrRegistry = await startRegistry({ auth: 'htpasswd', users: { AWS: SECRET.ecrPassword } });
+    const [image, ecrImage] = await Promise.all([
+      seedImage(registry, { name: 'app/secret', tag: '1', as: { username: 'ci', password: SECRET.registryPassword } }),
+      seedImage(ecrRegistry, { name: 'app/ecr', tag: '1', as: { username: 'AWS', password: SECRET.ecrPassword } }),
+    ]);
+    const aws = await startLocalAws({
+      roles: {
+        [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT, ECHO_ACCOUNT] },
+        [AUD_ROLE]: { aud: AUDIENCE, subPattern: 'org/*' },
+        [DENY_ROLE]: { subPattern: 'org/*/project/some-other-project/*' },
+      },
+      providerAudiences: [AUDIENCE],
+      staticKeys: [{ accessKeyId: SECRET.awsAccessKeyId, secretAccessKey: SECRET.awsSecretAccessKey, account: ACCOUNT }],
+      ecrPassword: SECRET.ecrPassword,
+      proxyEndpoints: { [ACCOUNT]: ecrRegistry.url, [ECHO_ACCOUNT]: `http://${echo.host}` },
+    });
+    const tap = await startStsTap(aws.urls.sts);
+    lab = { engine, registry, tokenRegistry, echo, image, ecrRegistry, ecrImage, aws, tap };
   });
 
   afterAll(async () => {
     rec.flush();
-    await Promise.all([lab?.engine.stop(), lab?.registry.stop(), lab?.tokenRegistry.stop(), lab?.echo.stop()]);
+    await Promise.all([lab?.engine.stop(), lab?.registry.stop(), lab?.tokenRegistry.stop(), lab?.echo.stop(), lab?.ecrRegistry.stop(), lab?.aws.stop(), lab?.tap.stop()]);
   });
 
   // Positive control: a step that leaks on purpose must be caught at every place the suite watches.
@@ -210,6 +330,9 @@ describe.runIf(enabled)('secrets stay secret through every command and failure p
     it(row.name, async () => {
       await rec.scenario(row.name, async (scenario) => {
         const attemptsBefore = row.attempts?.(lab) ?? 0;
+        const prepared = (await row.prepare?.(lab)) ?? {};
+        lab.tap.echo = row.stsEcho ?? false;
+        const mintedBefore = lab.tap.minted.length;
         const job = labJob({
           DOCKER_HOST: lab.engine.dockerHost,
           REG_USER: 'ci',
@@ -218,15 +341,28 @@ describe.runIf(enabled)('secrets stay secret through every command and failure p
           AWS_SECRET_ACCESS_KEY: SECRET.awsSecretAccessKey,
           CIRCLE_OIDC_TOKEN: SECRET.oidcToken,
           CIRCLE_OIDC_TOKEN_V2: SECRET.oidcToken,
+          ...prepared.env,
           ...row.env,
         });
         row.setup?.(job);
-        const canaries = [...baseCanaries, ...(row.extraCanaries ?? [])];
+        const canaries = [...baseCanaries, ...(row.extraCanaries ?? []), ...(prepared.canaries ?? [])];
+        // Keys STS mints during a step become canaries before that step's output and files are searched.
+        const withMinted = (): Canary[] => [
+          ...canaries,
+          ...lab.tap.minted.slice(mintedBefore).flatMap((keys) => [
+            { label: 'STS access key id', value: keys.accessKeyId },
+            { label: 'STS secret access key', value: keys.secretAccessKey },
+            { label: 'STS session token', value: keys.sessionToken },
+          ]),
+        ];
         const leaks: Leak[] = [];
         const failures: string[] = [];
         let invocations = 0;
         for (const step of row.steps) {
-          const observation = await observe(orb, [{ job, command: step.command, params: step.params(lab) }], { canaries });
+          const observation = await observe(orb, [{ job, command: step.command, params: step.params(lab) }], {
+            canaries: withMinted,
+            ...(prepared.mintable !== undefined ? { oidcToken: prepared.mintable } : {}),
+          });
           const result = observation.results[0];
           if (!result) throw new Error('no result');
           leaks.push(...observation.leaks);
@@ -242,7 +378,8 @@ describe.runIf(enabled)('secrets stay secret through every command and failure p
         }
         const lost = row.keepsConfig === false ? [] : entriesLost(job);
         if (row.attempts) scenario.attempts(row.attempts(lab) - attemptsBefore);
-        scenario.tally({ secretsPlanted: canaries.length, leaksFound: leaks.length, entriesLost: lost.length, invocationsRecorded: invocations });
+        lab.tap.echo = false;
+        scenario.tally({ secretsPlanted: withMinted().length, leaksFound: leaks.length, entriesLost: lost.length, invocationsRecorded: invocations });
         expect(leaks).toEqual([]);
         expect(failures).toEqual([]);
         expect(lost).toEqual([]);
