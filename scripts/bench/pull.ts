@@ -1,0 +1,131 @@
+/**
+ * regauth/pull against the sequential `docker pull` loop CircleCI's docker orb runs, both as
+ * job steps through the packed orb, on a real dockerd and a registry behind a proxy that adds
+ * latency to every request (a remote registry). Goal: at most half the sequential time.
+ */
+import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { imagesIn, removeAllImages, startEngine, type Engine } from '../../test/support/engine.ts';
+import { startFaultProxy, type FaultProxy } from '../../test/support/fault-proxy.ts';
+import { seedImages } from '../../test/support/images.ts';
+import { startRegistry, type Registry } from '../../test/support/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../test/support/step-runner.ts';
+import { missingTools } from '../../test/support/tools.ts';
+import { formatMegabytes, formatRatio, formatSeconds, formatTable, median } from './stats.ts';
+import type { BenchResult } from './types.ts';
+
+export interface PullBenchOptions {
+  images: number;
+  /** Incompressible filler per image, on top of the shared ~1 MB busybox layer. */
+  sizeBytes: number;
+  /** Added by the proxy to every request. */
+  latencyMs: number;
+  /** Runs of each contender; they alternate, and the engine is emptied before every run. */
+  rounds: number;
+  /** The goal: regauth's median at most this fraction of the sequential median. */
+  goalRatio: number;
+}
+
+export const PULL_BENCH_DEFAULTS: PullBenchOptions = { images: 10, sizeBytes: 3_000_000, latencyMs: 40, rounds: 5, goalRatio: 0.5 };
+
+const USER = 'bench';
+const PASSWORD = 'pull-bench-pw-3e9b';
+// The loop a user writes, or the docker orb generates, for a list of images.
+const SEQUENTIAL_STEP = 'for image in $BENCH_IMAGES; do docker pull "$image"; done';
+// For reference only: bare parallel pulls at regauth's default concurrency, with nothing else
+// (no retries, no digest lookup, no summary). The distance to it is regauth's own overhead.
+const BARE_PARALLEL_STEP = 'printf \'%s\\n\' $BENCH_IMAGES | xargs -P 4 -n 1 docker pull -q >/dev/null';
+
+interface Stack {
+  registry: Registry;
+  engine: Engine;
+  proxy: FaultProxy;
+  orb: Orb;
+  job: JobContext;
+  refs: string[];
+}
+
+async function setUp(options: PullBenchOptions): Promise<Stack> {
+  const missing = missingTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd']);
+  if (missing.length > 0) throw new Error(`the pull bench needs ${missing.join(', ')} (bash scripts/install-system-packages.sh installs them)`);
+  const orb = loadOrb();
+  const [registry, engine] = await Promise.all([startRegistry({ auth: 'htpasswd', tls: false, users: { [USER]: PASSWORD } }), startEngine()]);
+  const proxy = await startFaultProxy({ target: registry.url });
+  const names = Array.from({ length: options.images }, (_, index) => `bench/image-${index + 1}`);
+  const seeded = await seedImages(
+    registry,
+    names.map((name) => ({ name, tag: 'v1', sizeBytes: options.sizeBytes })),
+  );
+  const refs = seeded.map((image) => `${proxy.host}/${image.name}:${image.tag}`);
+  const job = newJob({ DOCKER_HOST: engine.dockerHost, BENCH_USER: USER, BENCH_PASS: PASSWORD });
+  job.env.DOCKER_CONFIG = join(job.cwd, 'docker-config');
+  // Both contenders pull with the docker config the packed login wrote.
+  const login = await runOrbCommand(orb, 'login', { registry: proxy.host, username: 'BENCH_USER', password: 'BENCH_PASS' }, job);
+  if (login.exitCode !== 0) throw new Error(`regauth/login failed: ${login.stderr.trim()}`);
+  proxy.setLatency(options.latencyMs);
+  console.log(
+    `pull bench: ${options.images} images, each ${formatMegabytes(options.sizeBytes)} of its own plus a shared busybox layer, ` +
+      `${options.latencyMs} ms added per registry request, ${options.rounds} rounds, dockerd ${engine.storageDriver}, ${availableParallelism()} CPUs`,
+  );
+  return { registry, engine, proxy, orb, job, refs };
+}
+
+async function tearDown(stack: Partial<Stack>): Promise<void> {
+  await Promise.allSettled([stack.proxy?.stop(), stack.registry?.stop(), stack.engine?.stop()]);
+  if (stack.job) rmSync(stack.job.cwd, { recursive: true, force: true });
+}
+
+type Contender = 'regauth' | 'sequential' | 'bare';
+
+const STEPS: Record<Exclude<Contender, 'regauth'>, string> = { sequential: SEQUENTIAL_STEP, bare: BARE_PARALLEL_STEP };
+
+/** One cold run: the engine emptied, the step timed, every image checked present afterwards. */
+async function timedRun(stack: Stack, contender: Contender): Promise<number> {
+  await removeAllImages(stack.engine);
+  const started = performance.now();
+  const result =
+    contender === 'regauth'
+      ? await runOrbCommand(stack.orb, 'pull', { images: stack.refs.join(' ') }, stack.job)
+      : await runUserStep(stack.job, STEPS[contender], { BENCH_IMAGES: stack.refs.join(' ') });
+  const seconds = (performance.now() - started) / 1000;
+  if (result.exitCode !== 0) throw new Error(`${contender} run failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+  const held = new Set((await imagesIn(stack.engine)).flatMap((image) => image.repoTags));
+  const absent = stack.refs.filter((ref) => !held.has(ref));
+  if (absent.length > 0) throw new Error(`${contender} run left ${absent.length} images unpulled: ${absent.join(', ')}`);
+  return seconds;
+}
+
+export async function pullBench(overrides: Partial<PullBenchOptions> = {}): Promise<BenchResult> {
+  const options = { ...PULL_BENCH_DEFAULTS, ...overrides };
+  const stack: Partial<Stack> = {};
+  try {
+    Object.assign(stack, await setUp(options));
+    const ready = stack as Stack;
+    const times: Record<Contender, number[]> = { regauth: [], sequential: [], bare: [] };
+    for (let round = 0; round < options.rounds; round++) {
+      // Alternate who goes first, so a drift in the machine's speed hits each alike.
+      const order: Contender[] = round % 2 === 0 ? ['regauth', 'sequential', 'bare'] : ['bare', 'sequential', 'regauth'];
+      for (const contender of order) times[contender].push(await timedRun(ready, contender));
+      const at = (contender: Contender): string => formatSeconds(times[contender][round] ?? 0);
+      console.log(`  round ${round + 1}: regauth ${at('regauth')}, sequential ${at('sequential')}, bare xargs -P 4 ${at('bare')}`);
+    }
+    const regauth = median(times.regauth);
+    const sequential = median(times.sequential);
+    const bare = median(times.bare);
+    const ratio = regauth / sequential;
+    const rows = times.regauth.map((seconds, round) => [String(round + 1), formatSeconds(seconds), formatSeconds(times.sequential[round] ?? 0), formatSeconds(times.bare[round] ?? 0)]);
+    rows.push(['median', formatSeconds(regauth), formatSeconds(sequential), formatSeconds(bare)]);
+    console.log('');
+    const header = ['run', 'regauth/pull (concurrency 4)', 'sequential docker pull', 'reference: xargs -P 4 docker pull'];
+    for (const line of formatTable(header, rows, new Set([1, 2, 3]))) console.log(line);
+    console.log(`ratio regauth / sequential: ${formatRatio(ratio)} (bare parallel pulls: ${formatRatio(bare / sequential)})`);
+    const met = ratio <= options.goalRatio;
+    const verdict = `pull: regauth/pull takes ${formatRatio(ratio)} the sequential time (${formatSeconds(regauth)} vs ${formatSeconds(sequential)}); goal ≤ ${formatRatio(options.goalRatio)}: ${met ? 'met' : 'MISSED'}`;
+    console.log(verdict);
+    return { name: 'pull', verdict, met };
+  } finally {
+    await tearDown(stack);
+  }
+}
