@@ -4,10 +4,14 @@
  * A new bench is a module under scripts/bench/ exporting a function that returns a BenchResult,
  * listed in BENCHES below.
  */
+import { ecrBench } from './bench/ecr.ts';
 import { pullBench } from './bench/pull.ts';
 import type { Bench, BenchResult } from './bench/types.ts';
 
-export const BENCHES: readonly Bench[] = [{ name: 'pull', run: () => pullBench() }];
+export const BENCHES: readonly Bench[] = [
+  { name: 'pull', run: () => pullBench() },
+  { name: 'ecr', run: () => ecrBench() },
+];
 
 async function main(argv: readonly string[]): Promise<number> {
   const unknown = argv.filter((name) => !BENCHES.some((bench) => bench.name === name));
