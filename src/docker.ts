@@ -1,7 +1,8 @@
-import { constants, promises as fs } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DockerCommandError, dockerErrorLine } from './docker-error.ts';
 import { UserError } from './errors.ts';
+import { isOnPath } from './path-lookup.ts';
 import {
   credentialHelperFor,
   dockerConfigDir,
@@ -41,7 +42,7 @@ export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, user
       const config = await readDockerConfig(dir);
       const helper = credentialHelperFor(config, target.configKey);
       let helperOptOut = false;
-      if (helper !== undefined && !(await (deps.onPath ?? isOnPath(deps.env))(`docker-credential-${helper}`))) {
+      if (helper !== undefined && !(await (deps.onPath ?? ((name: string) => isOnPath(name, deps.env.PATH)))(`docker-credential-${helper}`))) {
         // docker would fail with "executable file not found": an empty helper for this one
         // host makes docker keep its credentials in config.json (0600) and leaves the rest alone.
         config.credHelpers = { ...config.credHelpers, [target.configKey]: '' };
@@ -139,20 +140,6 @@ async function restrictConfigFile(dir: string): Promise<void> {
   await fs.chmod(join(dir, 'config.json'), 0o600).catch(() => undefined);
 }
 
-function isOnPath(env: Env): (name: string) => Promise<boolean> {
-  return async (name) => {
-    for (const entry of (env.PATH ?? '').split(delimiter)) {
-      if (!entry) continue;
-      try {
-        await fs.access(join(entry, name), constants.X_OK);
-        return true;
-      } catch {
-        // keep looking
-      }
-    }
-    return false;
-  };
-}
 
 /** Classifies a failed docker login: wrong credentials are permanent, network trouble is not. */
 export function classifyLoginFailure(error: unknown): Verdict {

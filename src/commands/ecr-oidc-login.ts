@@ -1,22 +1,27 @@
-import { assumeRoleWithWebIdentity, AwsCallError } from '../aws/index.ts';
+import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput } from '../aws/index.ts';
 import { exportProfile } from '../aws-profile.ts';
 import type { CommandMain } from '../cli.ts';
 import { rememberSecretFile } from '../docker.ts';
 import { loginToEcrRegistries, seconds } from '../ecr-login.ts';
 import { UserError } from '../errors.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
-import { decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../oidc/index.ts';
+import type { Env } from '../inputs/common.ts';
+import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../oidc/index.ts';
+import type { Reporter } from '../output.ts';
+import { isOnPath } from '../path-lookup.ts';
 import { runProcess } from '../process.ts';
 import { realRetryDeps, type RetryDeps } from '../retry.ts';
 
 /** regauth/ecr-oidc-login: OIDC token → STS AssumeRoleWithWebIdentity → ECR → docker login. */
 export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {
   const inputs = parseEcrOidcInputs(env);
-  const tokenOptions = { env, run: runProcess, retryDeps: retry, ...(inputs.audience ? { audience: inputs.audience } : {}) };
-  const first = await obtainOidcToken(tokenOptions);
+  const first = await obtainOidcToken({ env, run: runProcess, retryDeps: retry, ...(inputs.audience ? { audience: inputs.audience } : {}) });
   reporter.redactor.add(first.token);
   const claims = decodeTokenClaims(first.token);
+  if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
   reporter.line(`regauth: OIDC token from ${first.source}: ${describeClaims(claims, Date.now())}`);
+  // Re-minting needs the CircleCI CLI; without it STS's own verdict (and the diagnosis) stands.
+  const reauth = (await isOnPath('circleci', env.PATH)) ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
 
   let assumed;
   try {
@@ -26,19 +31,12 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
       sessionName: inputs.roleSessionName,
       durationSeconds: inputs.sessionDurationSeconds,
       token: first.token,
-      reauth: async () => {
-        const audience = inputs.audience || claims.aud?.toString() || env.CIRCLE_ORGANIZATION_ID || '';
-        reporter.line(`regauth: STS refused the token as invalid or expired; minting a fresh one with aud ${audience}`);
-        const fresh = await mintOidcToken(audience, { env, run: runProcess, retryDeps: retry });
-        reporter.redactor.add(fresh);
-        return fresh;
-      },
+      ...(reauth ? { reauth } : {}),
       retry: { deps: retry, onRetry: (attempt, verdict, delay) => reporter.line(`regauth: sts:AssumeRoleWithWebIdentity failed (attempt ${attempt}: ${verdict.reason}); retrying in ${seconds(delay)}`) },
     });
   } catch (error) {
     if (error instanceof AwsCallError && error.kind !== 'transient') {
-      // Show what the trust policy must allow next to the token's non-secret claims.
-      // The claims were printed above; the rest names what the trust policy must allow.
+      // The claims were printed above; these lines name what the role's trust policy must allow.
       const lines = diagnose(claims, inputs.roleArn, error.code).filter((line) => !line.startsWith('token claims:'));
       for (const line of lines) reporter.line(`regauth: ${line}`);
       throw new UserError(`${error.message}; ${lines[lines.length - 1] ?? ''}`);
@@ -61,3 +59,13 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   }
   return 0;
 };
+
+/** Called at most once, when STS calls the token invalid or expired. */
+function remint(audience: string, env: Env, reporter: Reporter, retry: RetryDeps): NonNullable<AssumeRoleInput['reauth']> {
+  return async () => {
+    reporter.line(`regauth: STS refused the token as invalid or expired; minting a fresh one with aud ${audience}`);
+    const fresh = await mintOidcToken(audience, { env, run: runProcess, retryDeps: retry });
+    reporter.redactor.add(fresh);
+    return fresh;
+  };
+}

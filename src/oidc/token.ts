@@ -8,6 +8,8 @@ export type TokenSource = 'CIRCLE_OIDC_TOKEN_V2' | 'CIRCLE_OIDC_TOKEN' | 'circle
 export interface OidcToken {
   token: string;
   source: TokenSource;
+  /** Why the job's own token was not used, when a fresh one was minted in its place. */
+  replaced?: string;
 }
 
 export interface ObtainTokenOptions {
@@ -90,5 +92,7 @@ export async function obtainOidcToken(options: ObtainTokenOptions): Promise<Oidc
   const claims = decodeTokenClaims(found.token);
   const aud = audiences(claims)[0] ?? options.env.CIRCLE_ORGANIZATION_ID ?? '';
   if (aud === '') return found;
-  return { token: await mintOidcToken(aud, options), source: 'circleci run oidc get' };
+  const expiredAt = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : 'an unknown time';
+  const replaced = `${found.source} expired or expires within ${options.minValiditySeconds ?? 60} s (exp ${expiredAt}); minted a fresh token with the same aud`;
+  return { token: await mintOidcToken(aud, options), source: 'circleci run oidc get', replaced };
 }

@@ -191,7 +191,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
     // GAP (src/oidc/token.ts obtainOidcToken + src/commands/ecr-oidc-login.ts): the proactive
     // re-mint of an expired CIRCLE_OIDC_TOKEN_V2 is silent; the step only names the new source, so
     // a user cannot tell the job token had expired (expected: a line saying so).
-    it.fails('says that the job token had expired when it re-mints it', async () => {
+    it('says that the job token had expired when it re-mints it', async () => {
       const expired = await aws.mintToken({ iat: Math.floor(Date.now() / 1000) - 4000 });
       const context = await job({ CIRCLE_OIDC_TOKEN_V2: expired });
       fakeCircleci(context, aws.orgId, await aws.mintToken());
@@ -219,7 +219,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
     // CLI on PATH, STS's InvalidIdentityToken / ExpiredTokenException still triggers a re-mint, whose
     // "circleci was not found on PATH" failure replaces STS's error: the closing line names the CLI,
     // not the expired/invalid token, and the trust-policy diagnosis is never printed.
-    it.fails('fails an expired token at once with the claims and the diagnosis (1 STS request)', async () => {
+    it('fails an expired token at once with the claims and the diagnosis (1 STS request)', async () => {
       const expired = await aws.mintToken({ iat: Math.floor(Date.now() / 1000) - 4000 });
       const context = await job({ CIRCLE_OIDC_TOKEN_V2: expired });
       const result = await login(context);
@@ -230,7 +230,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       expect(result.stderr).toMatch(/^regauth: ecr-oidc-login: sts:AssumeRoleWithWebIdentity failed: ExpiredTokenException .*log in earlier in the job, or set audience.*\n$/);
     });
 
-    it.fails('fails a forged token at once with the diagnosis (1 STS request)', async () => {
+    it('fails a forged token at once with the diagnosis (1 STS request)', async () => {
       const context = await job({ CIRCLE_OIDC_TOKEN_V2: await aws.forgeToken() });
       const result = await login(context);
       expect(result.exitCode).toBe(1);
