@@ -70,7 +70,8 @@ describe('obtainOidcToken', () => {
   it('re-mints a token that expires within 60 s, with the same aud, when the CLI is there', async () => {
     const cli = fakeCli([ok(minted)]);
     const result = await obtainOidcToken({ env: { CIRCLE_OIDC_TOKEN_V2: expiring }, now: () => NOW, run: cli.run, retryDeps: noWait });
-    expect(result).toEqual({ token: minted, source: 'circleci run oidc get' });
+    expect(result).toMatchObject({ token: minted, source: 'circleci run oidc get' });
+    expect(result.replaced).toMatch(/^CIRCLE_OIDC_TOKEN_V2 expired or expires within 60 s \(exp \d{4}-\d\d-\d\dT[\d:]+Z\); minted a fresh token with the same aud$/);
     expect(cli.calls.at(-1)?.args).toEqual(['run', 'oidc', 'get', '--claims', '{"aud":"ORG"}']);
   });
 
