@@ -6,17 +6,20 @@
  * and before anything is written.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
 import { createArgvShims, type ArgvShims } from '../support/canary.ts';
 import { SuiteRecorder } from '../support/reliability-report.ts';
 import { CompileError, loadOrb, runOrbCommand, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
-import { entriesLost, labJob, stderrLines, type LabJob } from './harness.ts';
-import { hostileScalars, hostileValues, type HostileValue } from './hostile-values.ts';
+import { startRegistry, type Registry } from '../support/registry.ts';
+import { canaryValue } from '../support/canary.ts';
+import { entriesLost, FOREIGN_CONFIG, labJob, observe, stderrLines, type LabJob } from './harness.ts';
+import { hostileScalars, hostileValues, injectionPayloads, lookalikes, type HostileValue } from './hostile-values.ts';
 
 const enabled = requireTools(['docker']);
 const orb = loadOrb();
@@ -242,5 +245,246 @@ describe.runIf(enabled)('hostile parameter values never execute and are refused 
         });
       });
     }
+  }
+});
+
+/**
+ * Docker configs users really have. What regauth does, deliberately:
+ * - config.json a symbolic link, not JSON, or unreadable: refuses with one line and writes nothing;
+ * - a credsStore / credHelpers entry for the host whose helper is not installed: sets
+ *   credHelpers[host] = "" so docker keeps this host's credentials in config.json (0600), says so,
+ *   and logout removes exactly that entry again;
+ * - a helper that is installed: used, as docker would (the secret goes to the helper on stdin).
+ */
+interface ConfigRow {
+  name: string;
+  /** What config.json is before the step (written by the row). */
+  setup: (job: LabJob, helperDir: string) => void;
+  expect: 'ok' | RegExp;
+  /** The config the job must end with (after login then logout), or 'unchanged'. */
+  after: 'unchanged' | ((job: LabJob, helperDir: string) => void);
+  /** Logs out after a successful login (the round trip must restore the config). */
+  logout?: boolean;
+  /** Top-level config settings that must be as they were after the round trip (besides the foreign ones). */
+  keeps?: Record<string, unknown>;
+  knownIssue?: string;
+  /** For a config that can make a read block: unblock after this many seconds (a safety net). */
+  watchdogSeconds?: number;
+}
+
+const HELPER = `#!/bin/bash
+# A credential helper for the suite: keeps each server's JSON in a 0600 file of a 0700 directory.
+umask 077
+dir="$REGAUTH_TEST_HELPER_DIR"
+case "$1" in
+  store) input=$(cat); server=$(printf '%s' "$input" | sed -E 's/.*"ServerURL":"([^"]*)".*/\\1/'); printf '%s' "$input" > "$dir/$(printf '%s' "$server" | sha256sum | cut -c1-16)";;
+  get) server=$(cat); f="$dir/$(printf '%s' "$server" | sha256sum | cut -c1-16)"; if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi;;
+  erase) server=$(cat); rm -f "$dir/$(printf '%s' "$server" | sha256sum | cut -c1-16)";;
+  list) echo '{}';;
+esac
+`;
+
+const configRows = (host: () => string): ConfigRow[] => [
+  {
+    name: 'config.json is a symbolic link',
+    setup: (job) => {
+      writeFileSync(join(job.dockerConfig, 'elsewhere.json'), JSON.stringify(FOREIGN_CONFIG), { mode: 0o600 });
+      rmSync(join(job.dockerConfig, 'config.json'));
+      symlinkSync('elsewhere.json', join(job.dockerConfig, 'config.json'));
+    },
+    expect: /^regauth: login: .*config\.json is a symbolic link/,
+    after: 'unchanged',
+  },
+  {
+    name: 'config.json is not JSON',
+    setup: (job) => writeFileSync(join(job.dockerConfig, 'config.json'), '{"auths": {', { mode: 0o600 }),
+    expect: /^regauth: login: .*config\.json is not valid JSON/,
+    after: 'unchanged',
+  },
+  {
+    name: 'config.json cannot be read (a directory)',
+    setup: (job) => {
+      rmSync(join(job.dockerConfig, 'config.json'));
+      mkdirSync(join(job.dockerConfig, 'config.json'));
+    },
+    expect: /^regauth: login: .*config\.json cannot be read/,
+    after: 'unchanged',
+  },
+  ...(process.getuid?.() === 0
+    ? []
+    : [
+        {
+          name: 'config.json cannot be read (mode 000)',
+          setup: (job: LabJob) => chmodSync(join(job.dockerConfig, 'config.json'), 0),
+          expect: /^regauth: login: .*config\.json cannot be read/,
+          after: 'unchanged' as const,
+        },
+      ]),
+  {
+    name: 'config.json is a named pipe',
+    setup: (job) => {
+      rmSync(join(job.dockerConfig, 'config.json'));
+      execFileSync('mkfifo', [join(job.dockerConfig, 'config.json')]);
+    },
+    expect: /^regauth: login: .*config\.json/,
+    after: 'unchanged',
+    watchdogSeconds: 10,
+    knownIssue: 'readDockerConfig refuses links but not other non-regular files: reading a FIFO blocks, so the step hangs until the job times out',
+  },
+  {
+    name: 'credsStore names a helper that is not installed',
+    setup: (job) => writeFileSync(join(job.dockerConfig, 'config.json'), JSON.stringify({ ...FOREIGN_CONFIG, credsStore: 'regauth-absent' }), { mode: 0o600 }),
+    expect: 'ok',
+    logout: true,
+    after: (job) => {
+      const config = JSON.parse(readFileSync(join(job.dockerConfig, 'config.json'), 'utf8')) as Record<string, unknown>;
+      expect(config.credsStore).toBe('regauth-absent');
+      expect(config.credHelpers).toBeUndefined();
+    },
+  },
+  {
+    name: 'credHelpers names a helper for this host that is not installed',
+    setup: (job) =>
+      writeFileSync(join(job.dockerConfig, 'config.json'), JSON.stringify({ ...FOREIGN_CONFIG, credHelpers: { [host()]: 'regauth-absent', 'gcr.io': 'gcloud' } }), { mode: 0o600 }),
+    expect: 'ok',
+    logout: true,
+    get keeps() {
+      return { credHelpers: { [host()]: 'regauth-absent', 'gcr.io': 'gcloud' } };
+    },
+    after: () => undefined,
+    knownIssue:
+      "login overwrites the user's credHelpers[host] with \"\" and logout deletes the key: the user's own helper entry for that host is lost (docker.ts: dockerLogin / removeHelperOptOut keep no previous value)",
+  },
+  {
+    name: 'credsStore names a helper that is installed: docker uses it',
+    setup: (job) => writeFileSync(join(job.dockerConfig, 'config.json'), JSON.stringify({ ...FOREIGN_CONFIG, credsStore: 'regauthtest' }), { mode: 0o600 }),
+    expect: 'ok',
+    logout: true,
+    after: (job, helperDir) => {
+      const config = JSON.parse(readFileSync(join(job.dockerConfig, 'config.json'), 'utf8')) as { credsStore?: string; credHelpers?: unknown };
+      expect(config.credsStore).toBe('regauthtest');
+      expect(config.credHelpers).toBeUndefined();
+      // logout erased the helper's copy
+      expect(readdirSync(helperDir)).toEqual([]);
+    },
+  },
+];
+
+describe.runIf(requireTools(['docker', 'docker-registry', 'htpasswd', 'openssl']))('docker configs as users have them', () => {
+  const password = canaryValue('config-registry-password');
+  let registry: Registry;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: 'htpasswd', users: { ci: password } });
+  });
+
+  afterAll(async () => {
+    rec.flush();
+    await registry?.stop();
+  });
+
+  const SECRET_VALUES = 'login: hostile user name and password values (the variables the parameters name)';
+  rec.reserve(SECRET_VALUES);
+  it(`${SECRET_VALUES} are passed to docker as data, never run`, async () => {
+    await rec.scenario(SECRET_VALUES, async (scenario) => {
+      const dir = mkdtempSync('/tmp/regauth-hostile-secret-');
+      const pwned = join(dir, 'pwned');
+      let tried = 0;
+      let executions = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom('REG_USER', 'REG_PASS'), fc.constantFrom(...injectionPayloads(pwned), ...lookalikes('ci', pwned)), async (variable, value) => {
+          tried += 1;
+          const job = labJob({ DOCKER_HOST: NO_DAEMON, REG_USER: 'ci', REG_PASS: password, [variable]: value });
+          const result = await runOrbCommand(orb, 'login', { registry: registry.host, username: 'REG_USER', password: 'REG_PASS' }, job);
+          if (existsSync(pwned)) {
+            executions += 1;
+            rmSync(pwned);
+          }
+          expect(existsSync(pwned)).toBe(false);
+          // A hostile password is simply wrong; a hostile user name is refused or wrong: one line either way.
+          expect(result.exitCode).not.toBe(0);
+          expect(stderrLines(result), result.stderr).toHaveLength(1);
+          expect(`${result.stdout}${result.stderr}`).not.toContain(password);
+          expect(entriesLost(job)).toEqual([]);
+          rmSync(job.cwd, { recursive: true, force: true });
+        }),
+        { seed: 777, numRuns: 30, endOnFailure: true },
+      );
+      rmSync(dir, { recursive: true, force: true });
+      scenario.tally({ hostileInputs: tried, executionsObserved: executions });
+      scenario.note(`${tried} values, none executed`);
+    });
+  });
+
+  for (const row of configRows(() => registry.host)) {
+    const name = `docker config: ${row.name}`;
+    rec.reserve(name);
+    (row.knownIssue ? it.fails : it)(row.knownIssue ? `${name} (known issue)` : name, async () => {
+      await rec.scenario(name, async (scenario) => {
+        if (row.knownIssue) scenario.note(`known issue: ${row.knownIssue}`);
+        const helperRoot = mkdtempSync('/tmp/regauth-helper-');
+        const helperDir = join(helperRoot, 'store');
+        const helperBin = join(helperRoot, 'bin');
+        mkdirSync(helperDir, { mode: 0o700 });
+        mkdirSync(helperBin, { mode: 0o700 });
+        writeFileSync(join(helperBin, 'docker-credential-regauthtest'), HELPER, { mode: 0o755 });
+        const job = labJob({ DOCKER_HOST: NO_DAEMON, REG_USER: 'ci', REG_PASS: password, REGAUTH_TEST_HELPER_DIR: helperDir });
+        job.env.PATH = `${helperBin}:${job.env.PATH ?? ''}`;
+        row.setup(job, helperDir);
+        const before = snapshot(job.dockerConfig);
+        let watchdogFired = false;
+        let watchdog: NodeJS.Timeout | undefined;
+        if (row.watchdogSeconds) {
+          const started = Date.now();
+          watchdog = setInterval(() => {
+            if (Date.now() - started < (row.watchdogSeconds ?? 0) * 1000) return;
+            // Unblock any reader stuck on a FIFO (regauth, then docker) so the suite itself cannot hang.
+            watchdogFired = true;
+            try {
+              closeSync(openSync(join(job.dockerConfig, 'config.json'), constants.O_WRONLY | constants.O_NONBLOCK));
+            } catch {
+              // nobody was reading, or it is no longer a FIFO
+            }
+          }, 200);
+        }
+        const canaries = [{ label: 'registry password', value: password }];
+        const helperFiles = (): string[] => readdirSync(helperDir).map((file) => join(helperDir, file));
+        const login = await observe(orb, [{ job, command: 'login', params: { registry: registry.host, username: 'REG_USER', password: 'REG_PASS' } }], { canaries });
+        clearInterval(watchdog);
+        // The helper's own store may hold the secret (that is what a helper is for): check its modes.
+        for (const file of helperFiles()) {
+          expect(statSync(file).mode & 0o777).toBe(0o600);
+        }
+        const leaks = login.leaks.filter((leak) => !leak.where.startsWith(helperDir));
+        const result = login.results[0];
+        if (!result) throw new Error('no result');
+        let logoutLeaks = 0;
+        if (row.logout && result.exitCode === 0) {
+          const out = await observe(orb, [{ job, command: 'logout', params: {} }], { canaries });
+          expect(out.results[0]?.exitCode, out.results[0]?.stderr).toBe(0);
+          logoutLeaks = out.leaks.length;
+        }
+        const keeps = { auths: FOREIGN_CONFIG.auths, psFormat: FOREIGN_CONFIG.psFormat, ...row.keeps };
+        const lost = row.expect === 'ok' ? entriesLost(job, keeps) : [];
+        scenario.tally({ secretsPlanted: 1, leaksFound: leaks.length + logoutLeaks, hostileInputs: 1, invocationsRecorded: login.invocations.length, entriesLost: lost.length });
+        onTestFinished(() => rmSync(helperRoot, { recursive: true, force: true }));
+        expect(watchdogFired, 'the step blocked until the watchdog unblocked it').toBe(false);
+        expect(leaks).toEqual([]);
+        if (row.expect === 'ok') {
+          expect(result.exitCode, result.stderr).toBe(0);
+          if (!row.knownIssue) scenario.note(row.name.includes('not installed') ? 'credentials kept in config.json for this host; logout restores the helper setting' : 'the installed helper stores the credentials; logout erases them');
+          expect(lost).toEqual([]);
+          if (typeof row.after === 'function') row.after(job, helperDir);
+        } else {
+          expect(result.exitCode).not.toBe(0);
+          expect(stderrLines(result)).toHaveLength(1);
+          expect(stderrLines(result)[0]).toMatch(row.expect);
+          expect(login.invocations, 'docker ran although the config was refused').toEqual([]);
+          const after = snapshot(job.dockerConfig);
+          // regauth may leave nothing behind but its lock file, which it removes.
+          expect(after).toEqual(before);
+        }
+      });
+    });
   }
 });

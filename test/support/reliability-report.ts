@@ -19,6 +19,8 @@ export interface ScenarioRow {
   seconds?: number;
   /** Why a row was skipped, or what a row proves in a word. */
   note?: string;
+  /** What this scenario planted, tried, injected and found. */
+  tally?: Tally;
 }
 
 export interface Tally {
@@ -38,7 +40,13 @@ export interface SuiteResults {
   /** Position of the suite in the document. */
   order: number;
   rows: ScenarioRow[];
-  tally: Tally;
+}
+
+/** The sum of the rows' tallies. Pure. */
+export function suiteTally(rows: readonly ScenarioRow[]): Tally {
+  const total = emptyTally();
+  for (const row of rows) if (row.tally) addTally(total, row.tally);
+  return total;
 }
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -60,10 +68,11 @@ export interface ScenarioHandle {
   tally(more: Partial<Tally>): void;
 }
 
+const NOT_RUN = 'not run';
+
 /** One suite's rows and counts; `scenario` times a body and records pass or fail. */
 export class SuiteRecorder {
   readonly rows: ScenarioRow[] = [];
-  readonly tally = emptyTally();
 
   constructor(
     readonly suite: string,
@@ -79,7 +88,7 @@ export class SuiteRecorder {
   private row(name: string): ScenarioRow {
     let row = this.rows.find((candidate) => candidate.scenario === name);
     if (!row) {
-      row = { scenario: name, outcome: 'skipped', note: 'not run' };
+      row = { scenario: name, outcome: 'skipped', note: NOT_RUN };
       this.rows.push(row);
     }
     return row;
@@ -104,7 +113,7 @@ export class SuiteRecorder {
       row.seconds = roundSeconds((performance.now() - started) / 1000);
       // A fault counts as survived only when the scenario that injected it passed.
       if (row.outcome !== 'pass') pending.faultsSurvived = 0;
-      addTally(this.tally, pending);
+      row.tally = pending;
     }
   }
 
@@ -115,19 +124,33 @@ export class SuiteRecorder {
   }
 
   results(): SuiteResults {
-    return { suite: this.suite, title: this.title, order: this.order, rows: this.rows, tally: this.tally };
+    return { suite: this.suite, title: this.title, order: this.order, rows: this.rows };
   }
 
-  /** Writes this suite's fragment, then regenerates the document from all fragments. */
+  /**
+   * Writes this suite's fragment, then regenerates the document from all fragments. Rows this
+   * run did not reach (a filtered run) keep their result from the previous fragment.
+   */
   flush(resultsDir = RESULTS_DIR, reportFile = REPORT_FILE): void {
     mkdirSync(resultsDir, { recursive: true });
-    writeAtomically(join(resultsDir, `${this.suite}.json`), `${JSON.stringify(this.results(), null, 2)}\n`);
+    const file = join(resultsDir, `${this.suite}.json`);
+    const previous = readFragment(file);
+    const rows = this.rows.map((row) => (row.note === NOT_RUN ? (previous?.rows.find((old) => old.scenario === row.scenario) ?? row) : row));
+    writeAtomically(file, `${JSON.stringify({ ...this.results(), rows }, null, 2)}\n`);
     writeReport(resultsDir, reportFile);
   }
 }
 
 export function roundSeconds(seconds: number): number {
   return Math.round(seconds * 10) / 10;
+}
+
+function readFragment(file: string): SuiteResults | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SuiteResults;
+  } catch {
+    return undefined;
+  }
 }
 
 export function readFragments(resultsDir = RESULTS_DIR): SuiteResults[] {
@@ -160,7 +183,7 @@ export function renderReport(suites: readonly SuiteResults[]): string {
   let seconds = 0;
   const outcomes: Record<Outcome, number> = { pass: 0, fail: 0, skipped: 0 };
   for (const suite of suites) {
-    addTally(total, suite.tally);
+    addTally(total, suiteTally(suite.rows));
     for (const row of suite.rows) {
       outcomes[row.outcome] += 1;
       seconds += row.seconds ?? 0;
@@ -202,7 +225,7 @@ export function renderReport(suites: readonly SuiteResults[]): string {
         `| ${cell(row.scenario)} | ${row.outcome} | ${row.attempts ?? ''} | ${row.seconds === undefined ? '' : row.seconds.toFixed(1)} | ${cell(row.note ?? '')} |`,
       );
     }
-    const t = suite.tally;
+    const t = suiteTally(suite.rows);
     lines.push(
       '',
       `Secrets planted ${t.secretsPlanted}, leaks ${t.leaksFound}; hostile inputs ${t.hostileInputs}, executions ${t.executionsObserved}; ` +
