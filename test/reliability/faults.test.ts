@@ -5,7 +5,7 @@
  * clear line, and nothing already in the docker config is lost.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
@@ -16,6 +16,7 @@ import { seedImage, type SeededImage } from '../support/images.ts';
 import { SuiteRecorder } from '../support/reliability-report.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
 import { loadOrb, runOrbCommand, type CommandResult, type ParameterValue } from '../support/step-runner.ts';
+import { makeTempDir } from '../support/tempdir.ts';
 import { requireTools } from '../support/tools.ts';
 import { startFlakyFront, type FlakyFront } from './flaky-front.ts';
 import { entriesLost, labJob, observe, stderrLines, type LabJob, type Observation } from './harness.ts';
@@ -89,7 +90,8 @@ async function step(_lab: Lab, command: string, params: Record<string, Parameter
 
 /** A PATH of the job's own holding only the named tools (a machine that lacks the others). */
 function pathWith(tools: Record<string, string>): string {
-  const dir = mkdtempSync('/tmp/regauth-fault-path-');
+  // Removed when the test process exits.
+  const dir = makeTempDir('regauth-fault-path-').path;
   for (const [name, target] of Object.entries(tools)) {
     if (target.startsWith('#!')) {
       writeFileSync(join(dir, name), target);

@@ -61,6 +61,9 @@ export async function observe(orb: Orb, runs: readonly StepRun[], options: Obser
         return runOrbCommand(orb, run.command, run.params, run.job, { extraEnv });
       }),
     );
+  } catch (error) {
+    shims.remove();
+    throw error;
   } finally {
     sample = await sampler.stop();
   }
