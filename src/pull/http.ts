@@ -15,6 +15,8 @@ export interface HttpRequestInit {
   method: 'GET' | 'HEAD';
   headers: Record<string, string>;
   signal: AbortSignal;
+  /** Accept any certificate: only for loopback registries, which docker itself does not verify. */
+  insecureTls?: boolean;
 }
 
 export type Fetch = (url: string, init: HttpRequestInit) => Promise<HttpResponse>;
@@ -28,7 +30,7 @@ export const nodeFetch: Fetch = (url, init) =>
     const secure = target.protocol === 'https:';
     const proxy = getProxyForUrl(url);
     const agent = proxy === '' ? undefined : secure ? new HttpsProxyAgent(proxy) : new HttpProxyAgent(proxy);
-    const request = (secure ? https : http).request(target, { method: init.method, headers: init.headers, signal: init.signal, ...(agent ? { agent } : {}) }, (response) => {
+    const request = (secure ? https : http).request(target, { method: init.method, headers: init.headers, signal: init.signal, ...(agent ? { agent } : {}), ...(secure && init.insecureTls ? { rejectUnauthorized: false } : {}) }, (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {

@@ -1,8 +1,19 @@
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Redactor } from '../output.ts';
 import type { Fetch } from './http.ts';
+import {
+  basicAuthorization,
+  describeError,
+  DOCKER_HUB_CONFIG_KEYS,
+  headManifest,
+  loadSavedLogin,
+  mayCarryCredentials,
+  requestToken,
+  savedLogin,
+  withDeadline,
+  type ReadConfig,
+  type RegistryCredentials,
+  type SavedLogin,
+} from './registry-http.ts';
 
 /**
  * Docker Hub's remaining pull budget, read the documented way: a token for
@@ -72,32 +83,11 @@ export function formatWindow(seconds: number): string {
   return `${seconds} s`;
 }
 
-export interface HubCredentials {
-  username: string;
-  password: string;
-}
+export type HubCredentials = RegistryCredentials;
 
-const HUB_CONFIG_KEYS = ['https://index.docker.io/v1/', 'https://index.docker.io/v1', 'index.docker.io', 'docker.io', 'registry-1.docker.io', 'https://registry-1.docker.io'];
-
-/**
- * Docker Hub credentials from a parsed docker config.json: the `auths` entry's base64 `auth`.
- * Credentials kept by a helper (credsStore / credHelpers) are not read: that would run a
- * program for a line of information.
- */
-export function hubCredentialsFromConfig(config: unknown): { credentials: HubCredentials | undefined; note: string | undefined } {
-  const root = isRecord(config) ? config : {};
-  const auths = isRecord(root.auths) ? root.auths : {};
-  for (const key of HUB_CONFIG_KEYS) {
-    const entry = auths[key];
-    if (!isRecord(entry) || typeof entry.auth !== 'string' || entry.auth === '') continue;
-    const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon <= 0) continue;
-    return { credentials: { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }, note: undefined };
-  }
-  const helpers = isRecord(root.credHelpers) ? root.credHelpers : {};
-  const helper = HUB_CONFIG_KEYS.some((key) => typeof helpers[key] === 'string') || typeof root.credsStore === 'string';
-  return { credentials: undefined, note: helper ? 'credentials in a credential helper are not read' : undefined };
+/** Docker Hub credentials from a parsed docker config.json (see savedLogin). */
+export function hubCredentialsFromConfig(config: unknown): SavedLogin {
+  return savedLogin(config, DOCKER_HUB_CONFIG_KEYS);
 }
 
 export interface BudgetOptions {
@@ -107,28 +97,16 @@ export interface BudgetOptions {
   /** Whole exchange, both requests. */
   timeoutMs?: number;
   /** Reads $DOCKER_CONFIG/config.json; injectable for tests. */
-  readConfig?: (path: string) => Promise<string>;
+  readConfig?: ReadConfig;
 }
 
 /** Never throws: returns the line to print. */
 export async function readDockerHubBudget(options: BudgetOptions): Promise<string> {
   const timeoutMs = options.timeoutMs ?? 3000;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  timer.unref();
-  // A transport that ignores the signal must not hold the step either.
-  const aborted = new Promise<never>((_resolve, reject) => {
-    controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-  });
-  aborted.catch(() => undefined);
-  try {
-    return await Promise.race([readBudget(options, controller.signal), aborted]);
-  } catch (error) {
-    if (controller.signal.aborted) return unreadableLine(`no answer within ${formatSeconds(timeoutMs)}`);
-    return unreadableLine(describeError(error));
-  } finally {
-    clearTimeout(timer);
-  }
+  const result = await withDeadline(timeoutMs, (signal) => readBudget(options, signal));
+  if (result.ok) return result.value;
+  if (result.timedOut) return unreadableLine(`no answer within ${formatSeconds(timeoutMs)}`);
+  return unreadableLine(describeError(result.error));
 }
 
 async function readBudget(options: BudgetOptions, signal: AbortSignal): Promise<string> {
@@ -137,60 +115,31 @@ async function readBudget(options: BudgetOptions, signal: AbortSignal): Promise<
   if (typeof authUrl === 'string') return unreadableLine(authUrl);
   if (typeof registryUrl === 'string') return unreadableLine(registryUrl);
 
-  const { credentials, note } = await loadCredentials(options);
-  const headers: Record<string, string> = { accept: 'application/json' };
-  let identity: Identity = 'anonymous';
-  if (credentials !== undefined && mayCarryCredentials(authUrl)) {
-    options.redactor.add(credentials.password);
-    const basic = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
-    options.redactor.add(basic);
-    headers.authorization = `Basic ${basic}`;
-    identity = 'authenticated';
-  }
+  const { credentials, note } = await loadSavedLogin(options.env, DOCKER_HUB_CONFIG_KEYS, options.readConfig);
+  const withCredentials = credentials !== undefined && mayCarryCredentials(authUrl);
+  const identity: Identity = withCredentials ? 'authenticated' : 'anonymous';
+  const authorization = withCredentials ? basicAuthorization(credentials, options.redactor) : undefined;
 
-  const tokenUrl = new URL(authUrl);
-  tokenUrl.searchParams.set('service', 'registry.docker.io');
-  tokenUrl.searchParams.set('scope', `repository:${PREVIEW_REPOSITORY}:pull`);
-  const tokenResponse = await options.fetch(tokenUrl.toString(), { method: 'GET', headers, signal });
-  if (tokenResponse.status !== 200) {
-    const hint = tokenResponse.status === 401 && identity === 'authenticated' ? ', the saved Docker Hub credentials were refused' : '';
-    return unreadableLine(`the token service answered HTTP ${tokenResponse.status}${hint}`);
+  const token = await requestToken(
+    options.fetch,
+    authUrl,
+    { service: 'registry.docker.io', scope: `repository:${PREVIEW_REPOSITORY}:pull`, authorization },
+    options.redactor,
+    signal,
+  );
+  if (!token.ok && token.noToken) return unreadableLine('the token service sent no token');
+  if (!token.ok) {
+    const hint = token.status === 401 && identity === 'authenticated' ? ', the saved Docker Hub credentials were refused' : '';
+    return unreadableLine(`the token service answered HTTP ${token.status}${hint}`);
   }
-  const token = tokenFrom(await tokenResponse.text());
-  if (token === undefined) return unreadableLine('the token service sent no token');
-  options.redactor.add(token);
 
   const manifestUrl = `${registryUrl.toString().replace(/\/+$/, '')}/v2/${PREVIEW_REPOSITORY}/manifests/latest`;
-  const response = await options.fetch(manifestUrl, {
-    method: 'HEAD',
-    headers: {
-      authorization: `Bearer ${token}`,
-      accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json',
-    },
-    signal,
-  });
+  const response = await headManifest(options.fetch, manifestUrl, `Bearer ${token.token}`, signal);
   const rate = parseRateLimit(response.headers);
   // An exhausted budget can come back as 429 and still carry the headers we want.
   const hasHeaders = rate.limit !== undefined || rate.remaining !== undefined;
   if (response.status !== 200 && !hasHeaders) return unreadableLine(`the registry answered HTTP ${response.status}`);
   return budgetLine(rate, identity, note);
-}
-
-async function loadCredentials(options: BudgetOptions): Promise<{ credentials: HubCredentials | undefined; note: string | undefined }> {
-  const dir = options.env.DOCKER_CONFIG || join(options.env.HOME || homedir(), '.docker');
-  let text: string;
-  try {
-    text = await (options.readConfig ?? ((path: string) => readFile(path, 'utf8')))(join(dir, 'config.json'));
-  } catch {
-    return { credentials: undefined, note: undefined };
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { credentials: undefined, note: 'the docker config is not valid JSON' };
-  }
-  return hubCredentialsFromConfig(parsed);
 }
 
 function endpoint(env: BudgetOptions['env'], name: string, fallback: string): URL | string {
@@ -206,35 +155,12 @@ function endpoint(env: BudgetOptions['env'], name: string, fallback: string): UR
   return url;
 }
 
-/** Basic credentials only over TLS, or to this machine (a test or a local proxy). */
-function mayCarryCredentials(url: URL): boolean {
-  return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-}
-
-function tokenFrom(body: string): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (!isRecord(parsed)) return undefined;
-    const token = parsed.token ?? parsed.access_token;
-    return typeof token === 'string' && token !== '' ? token : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A network error's code (ENOTFOUND, ECONNREFUSED …) says enough, and holds no URL. */
-function describeError(error: unknown): string {
-  const code = (value: unknown): string | undefined =>
-    isRecord(value) && typeof value.code === 'string' ? value.code : undefined;
-  const found = code(error) ?? (isRecord(error) ? code(error.cause) : undefined);
-  if (found) return found;
-  return error instanceof Error ? error.message : String(error);
+/** The Docker Hub registry URL, or the override's complaint. */
+export function dockerHubRegistryUrl(env: BudgetOptions['env']): URL | string {
+  return endpoint(env, REGISTRY_URL_ENV, DOCKER_HUB_REGISTRY_URL);
 }
 
 function formatSeconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(1))} s`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
