@@ -11,6 +11,7 @@ import { nodeFetch, type Fetch } from '../pull/http.ts';
 import { readDockerHubBudget } from '../pull/ratelimit.ts';
 import { runPulls } from '../pull/run.ts';
 import { failureSummary, summaryTable } from '../pull/summary.ts';
+import { registryWaitProbe } from '../pull/wait-probe.ts';
 
 /**
  * regauth/pull: parse → budget → pull → summary. Exits (through runCommand, the only catch)
@@ -30,11 +31,13 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const hubImages = inputs.images.some(isDockerHub);
   if (hubImages && inputs.mirror === undefined) reporter.line(await budget());
 
+  const now = deps.now ?? Date.now;
   const outcomes = await runPulls(inputs, {
     docker: pullDocker(deps.runProcess ?? runProcess, { ...env }),
-    now: deps.now ?? Date.now,
+    now,
     retry: deps.retry ?? realRetryDeps,
     report: (line) => reporter.line(line),
+    probeWait: registryWaitProbe({ env, fetch, redactor: reporter.redactor, now }),
   });
 
   for (const line of summaryTable(outcomes)) reporter.line(line);

@@ -7,8 +7,9 @@ import { DockerCommandError } from '../docker-error.ts';
  * DOCKER_HOST, DOCKER_CONFIG and the proxy variables reach docker as the user set them.
  */
 export interface PullDocker {
-  pull(reference: string, platform: string | undefined): Promise<void>;
-  /** The registry digest of a pulled image, when docker recorded one. */
+  /** Resolves to the digest docker reported for what it pulled, when its output names one. */
+  pull(reference: string, platform: string | undefined): Promise<string | undefined>;
+  /** The registry digest of a pulled image, when docker recorded one (an extra docker call). */
   digest(ref: ImageReference): Promise<string | undefined>;
   tag(source: string, target: string): Promise<void>;
 }
@@ -17,13 +18,15 @@ export interface PullDocker {
 export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv): PullDocker {
   const docker = async (args: string[]): Promise<string> => {
     const result = await run({ command: 'docker', args, env });
-    if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
+    if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, failureOutput(result.stdout, result.stderr));
     return result.stdout;
   };
   return {
     async pull(reference, platform) {
-      // -q: the progress bars of parallel pulls would bury the step's log.
-      await docker(['pull', '-q', ...(platform === undefined ? [] : ['--platform', platform]), reference]);
+      // Not -q: the plain status lines (captured, never printed) end with the digest, which
+      // saves an `image inspect` per image. Without a terminal there are no progress bars.
+      const stdout = await docker(['pull', ...(platform === undefined ? [] : ['--platform', platform]), reference]);
+      return digestFromPullOutput(stdout);
     },
     async digest(ref) {
       if (ref.digest !== undefined) return ref.digest;
@@ -34,6 +37,20 @@ export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv): PullDocker 
       await docker(['tag', source, target]);
     },
   };
+}
+
+/**
+ * docker's verdict is on stderr; its stdout holds status lines that name the image (which may
+ * contain words like "error"), so it is only a fallback for a docker that wrote nothing there.
+ */
+export function failureOutput(stdout: string, stderr: string): string {
+  return stderr.trim() === '' ? stdout : stderr;
+}
+
+/** `Digest: sha256:…`, which docker prints after every pull, fresh or already present. Pure. */
+export function digestFromPullOutput(stdout: string): string | undefined {
+  const matches = [...stdout.matchAll(/^Digest: (sha256:[a-f0-9]{64})\s*$/gm)];
+  return matches.at(-1)?.[1];
 }
 
 /**

@@ -3,7 +3,8 @@ import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '.
 import { classifyPullError, type PullVerdict } from './classify.ts';
 import type { PullDocker } from './docker.ts';
 import { mapWithConcurrency } from './pool.ts';
-import { progressLine, type PullFailure, type PullOutcome, type PullSource } from './summary.ts';
+import { mirrorFailurePhrase, progressLine, type PullFailure, type PullOutcome, type PullSource } from './summary.ts';
+import type { WaitProbe } from './wait-probe.ts';
 
 /**
  * Pulls every image with bounded concurrency, retrying transient failures, trying the mirror
@@ -23,6 +24,8 @@ export interface PullRunDeps {
   now: () => number;
   retry: RetryDeps;
   report: (line: string) => void;
+  /** Asks the registry how long to wait after a 429/503 (docker does not say); none: backoff only. */
+  probeWait?: WaitProbe;
 }
 
 export const PULL_BACKOFF = { baseDelayMs: 1000, maxDelayMs: 20_000, maxServerWaitMs: 60_000 } as const;
@@ -54,11 +57,12 @@ async function pullImage(ref: ImageReference, plan: PullPlan, deps: PullRunDeps,
   let attempts = 0;
   let source: PullSource = 'registry';
   let note: string | undefined;
+  let mirrorFailure: string | undefined;
 
   const route = mirrorRoute(ref, mirror);
   if (route.kind === 'skip') note = route.note;
   if (route.kind === 'mirror') {
-    const result = await pullWithRetry(route.ref.normalized, Math.min(plan.maxAttempts, MIRROR_MAX_ATTEMPTS), plan, deps);
+    const result = await pullWithRetry(route.ref, Math.min(plan.maxAttempts, MIRROR_MAX_ATTEMPTS), plan, deps);
     attempts += result.attempts;
     if (result.ok) {
       const target = `${ref.domain}/${ref.path}:${ref.tag ?? 'latest'}`;
@@ -68,7 +72,7 @@ async function pullImage(ref: ImageReference, plan: PullPlan, deps: PullRunDeps,
         const verdict = classifyPullError(error);
         return failure(ref, seconds(), attempts, { ...verdict, reason: `pulled from the mirror as ${route.ref.normalized} but could not tag it as ${target}` });
       }
-      return success(ref, deps, seconds, attempts, 'mirror', undefined);
+      return success(ref, deps, seconds, attempts, 'mirror', undefined, result.digest);
     }
     if (result.verdict.category === 'engine') return failure(ref, seconds(), attempts, result.verdict);
     if (result.verdict.kind === 'transient' && !mirror.down) {
@@ -77,12 +81,13 @@ async function pullImage(ref: ImageReference, plan: PullPlan, deps: PullRunDeps,
     }
     deps.report(`↷ ${ref.normalized}: the mirror could not serve ${route.ref.normalized} (${result.verdict.reason}); pulling from Docker Hub`);
     source = 'fallback';
+    mirrorFailure = mirrorFailurePhrase(result.verdict);
   }
 
-  const result = await pullWithRetry(ref.normalized, plan.maxAttempts, plan, deps);
+  const result = await pullWithRetry(ref, plan.maxAttempts, plan, deps);
   attempts += result.attempts;
-  if (!result.ok) return failure(ref, seconds(), attempts, result.verdict);
-  return success(ref, deps, seconds, attempts, source, note);
+  if (!result.ok) return failure(ref, seconds(), attempts, result.verdict, mirrorFailure);
+  return success(ref, deps, seconds, attempts, source, note, result.digest);
 }
 
 type Route = { kind: 'direct' } | { kind: 'skip'; note: string } | { kind: 'mirror'; ref: ImageReference };
@@ -99,25 +104,55 @@ function mirrorRoute(ref: ImageReference, mirror: MirrorState): Route {
   }
 }
 
-type AttemptResult = { ok: true; attempts: number } | { ok: false; attempts: number; verdict: PullVerdict };
+type AttemptResult = { ok: true; attempts: number; digest: string | undefined } | { ok: false; attempts: number; verdict: PullVerdict };
 
-async function pullWithRetry(reference: string, maxAttempts: number, plan: PullPlan, deps: PullRunDeps): Promise<AttemptResult> {
+/** A failed attempt together with the wait the registry asked for when regauth asked it. */
+class RegistryStatedWait {
+  constructor(
+    readonly error: unknown,
+    readonly retryAfterMs: number,
+  ) {}
+}
+
+function classifyAttempt(error: unknown): PullVerdict {
+  if (!(error instanceof RegistryStatedWait)) return classifyPullError(error);
+  const verdict = classifyPullError(error.error);
+  return verdict.kind === 'transient' ? { ...verdict, retryAfterMs: error.retryAfterMs } : verdict;
+}
+
+/** Worth asking the registry for its Retry-After: it refused with 429/5xx and docker quoted no wait. */
+function shouldProbe(verdict: PullVerdict): boolean {
+  return verdict.kind === 'transient' && verdict.retryAfterMs === undefined && (verdict.category === 'rate-limit' || verdict.category === 'server');
+}
+
+async function pullWithRetry(ref: ImageReference, maxAttempts: number, plan: PullPlan, deps: PullRunDeps): Promise<AttemptResult> {
   const policy: RetryPolicy = { ...PULL_BACKOFF, maxAttempts };
+  const reference = ref.normalized;
+  const attempt = async (number: number): Promise<string | undefined> => {
+    try {
+      return await deps.docker.pull(reference, plan.platform);
+    } catch (error) {
+      // At most one probe per retry, and none after the last attempt.
+      if (deps.probeWait === undefined || number >= maxAttempts || !shouldProbe(classifyPullError(error))) throw error;
+      const waitMs = await deps.probeWait(ref).catch(() => undefined);
+      throw waitMs === undefined ? error : new RegistryStatedWait(error, waitMs);
+    }
+  };
   try {
-    const { attempts } = await withRetry(
-      () => deps.docker.pull(reference, plan.platform),
-      classifyPullError,
-      policy,
-      deps.retry,
-      (attempt, verdict, delayMs) => {
-        deps.report(`… ${reference}: attempt ${attempt} of ${maxAttempts} failed (${verdict.reason}); retrying in ${(delayMs / 1000).toFixed(1)} s`);
-      },
-    );
-    return { ok: true, attempts };
+    const { value: digest, attempts } = await withRetry(attempt, classifyAttempt, policy, deps.retry, (number, verdict, delayMs) => {
+      deps.report(`… ${reference}: attempt ${number} of ${maxAttempts} failed (${verdict.reason})${statedWaitNote(verdict.kind === 'transient' ? verdict.retryAfterMs : undefined)}; retrying in ${(delayMs / 1000).toFixed(1)} s`);
+    });
+    return { ok: true, attempts, digest };
   } catch (error) {
     if (error instanceof RetriesExhausted) return { ok: false, attempts: error.attempts, verdict: error.verdict as PullVerdict };
     throw error;
   }
+}
+
+function statedWaitNote(retryAfterMs: number | undefined): string {
+  if (retryAfterMs === undefined) return '';
+  const cap = retryAfterMs > PULL_BACKOFF.maxServerWaitMs ? ` (regauth waits at most ${PULL_BACKOFF.maxServerWaitMs / 1000} s)` : '';
+  return `; the registry asked to wait ${Number((retryAfterMs / 1000).toFixed(1))} s${cap}`;
 }
 
 async function success(
@@ -127,17 +162,30 @@ async function success(
   attempts: number,
   source: PullSource,
   note: string | undefined,
+  pulledDigest: string | undefined,
 ): Promise<PullOutcome> {
-  let digest: string | undefined;
-  try {
-    digest = await deps.docker.digest(ref);
-  } catch {
-    // The image is there; only the digest column stays empty.
-    digest = undefined;
+  let digest = ref.digest ?? pulledDigest;
+  if (digest === undefined) {
+    try {
+      // docker printed no digest: ask it once more.
+      digest = await deps.docker.digest(ref);
+    } catch {
+      // The image is there; only the digest column stays empty.
+      digest = undefined;
+    }
   }
   return { ok: true, image: ref.normalized, digest, seconds: seconds(), attempts, source, note };
 }
 
-function failure(ref: ImageReference, seconds: number, attempts: number, verdict: PullVerdict): PullFailure {
-  return { ok: false, image: ref.normalized, seconds, attempts, reason: verdict.reason, category: verdict.category, detail: verdict.detail };
+function failure(ref: ImageReference, seconds: number, attempts: number, verdict: PullVerdict, mirror?: string): PullFailure {
+  return {
+    ok: false,
+    image: ref.normalized,
+    seconds,
+    attempts,
+    reason: verdict.reason,
+    category: verdict.category,
+    detail: verdict.detail,
+    ...(mirror === undefined ? {} : { mirror }),
+  };
 }

@@ -1,4 +1,4 @@
-import type { PullCategory } from './classify.ts';
+import type { PullCategory, PullVerdict } from './classify.ts';
 
 /** What became of one image. Pure data, printed by the functions below. */
 export type PullSource = 'registry' | 'mirror' | 'fallback';
@@ -25,6 +25,8 @@ export interface PullFailure extends OutcomeBase {
   category: PullCategory;
   /** docker's own words. */
   detail: string;
+  /** Set when the mirror failed first and Docker Hub then failed too: what the mirror did. */
+  mirror?: string;
 }
 
 export type PullOutcome = PullSuccess | PullFailure;
@@ -67,10 +69,23 @@ export function failureSummary(outcomes: readonly PullOutcome[]): string | undef
   const reasons = new Set(failed.map((o) => o.reason));
   // One cause for several images (no daemon, no network) is said once.
   if (failed.length > 1 && reasons.size === 1) {
-    return `${head} (${failed[0]?.reason ?? ''}): ${failed.map((o) => `${o.image} after ${plural(o.attempts, 'attempt')}`).join(', ')}`;
+    const items = failed.map((o) => `${o.image} after ${plural(o.attempts, 'attempt')}${o.mirror === undefined ? '' : ` (${o.mirror} first)`}`);
+    return `${head} (${failed[0]?.reason ?? ''}): ${items.join(', ')}`;
   }
-  const list = failed.map((o) => `${o.image} (${o.reason}, after ${plural(o.attempts, 'attempt')})`).join('; ');
-  return `${head}: ${list}`;
+  const list = failed.map((o) => {
+    const why = o.mirror === undefined ? o.reason : `${o.mirror}, then Docker Hub: ${o.reason}`;
+    return `${o.image} (${why}, after ${plural(o.attempts, 'attempt')})`;
+  });
+  return `${head}: ${list.join('; ')}`;
+}
+
+/** What the mirror did before the fallback, for the failure line. */
+export function mirrorFailurePhrase(verdict: Pick<PullVerdict, 'category' | 'reason' | 'detail'>): string {
+  if (verdict.category === 'not-found') {
+    return `the mirror lacked it (${/manifest unknown/i.test(verdict.detail) ? 'manifest unknown' : 'no such repository, or no access to it'})`;
+  }
+  if (verdict.category === 'auth') return 'the mirror refused access (not logged in to it?)';
+  return `the mirror failed (${verdict.reason})`;
 }
 
 export function shortDigest(digest: string | undefined): string {

@@ -3,7 +3,7 @@ import { runCommand } from '../../src/cli.ts';
 import { main, type PullMainDeps } from '../../src/commands/pull.ts';
 import { Redactor, Reporter } from '../../src/output.ts';
 import type { ProcessRequest, ProcessResult, RunProcess } from '../../src/process.ts';
-import { pickRepoDigest } from '../../src/pull/docker.ts';
+import { digestFromPullOutput, failureOutput, pickRepoDigest } from '../../src/pull/docker.ts';
 import type { Fetch } from '../../src/pull/http.ts';
 import { parseReference } from '../../src/reference.ts';
 
@@ -15,7 +15,13 @@ function fakeDocker(answer: (args: readonly string[]) => Partial<ProcessResult> 
   const run: RunProcess = (request) => {
     requests.push(request);
     const args = request.args;
-    const fallback = args[0] === 'image' ? { stdout: JSON.stringify([`${args.at(-1)?.replace(/:[^:/]+$/, '')}@${DIGEST}`]) } : {};
+    // A plain (non-terminal) docker pull ends with status lines that name the digest.
+    const fallback =
+      args[0] === 'image'
+        ? { stdout: JSON.stringify([`${args.at(-1)?.replace(/:[^:/]+$/, '')}@${DIGEST}`]) }
+        : args[0] === 'pull'
+          ? { stdout: `1: Pulling from x\nabc: Pull complete\nDigest: ${DIGEST}\nStatus: Downloaded newer image for ${args.at(-1) ?? ''}\n${args.at(-1) ?? ''}\n` }
+          : {};
     return Promise.resolve({ exitCode: 0, stdout: '', stderr: '', ...fallback, ...answer(args) });
   };
   return { run, requests };
@@ -55,14 +61,27 @@ describe('regauth/pull main', () => {
     expect(out.slice(1, 3).sort()).toEqual([expect.stringMatching(/^✔ docker.io\/library\/postgres:16 sha256:cccccccccccc…/), expect.stringMatching(/^✔ ghcr.io\/a\/b:1 /)].sort());
     expect(out[3]).toMatch(/^IMAGE +DIGEST +SECONDS +ATTEMPTS\n$/);
     expect(out.slice(4)).toEqual([expect.stringContaining(`docker.io/library/postgres:16  ${DIGEST}`), expect.stringContaining(`ghcr.io/a/b:1                  ${DIGEST}`)]);
-    // docker gets the user's environment (DOCKER_HOST) and quiet pulls; never a shell.
+    // docker gets the user's environment (DOCKER_HOST); never a shell. Its status lines stay
+    // in regauth: only the digest is taken from them, so no `image inspect` follows.
     const pulls = docker.requests.filter((r) => r.args[0] === 'pull');
     expect(pulls.map((r) => r.args)).toEqual([
-      ['pull', '-q', 'docker.io/library/postgres:16'],
-      ['pull', '-q', 'ghcr.io/a/b:1'],
+      ['pull', 'docker.io/library/postgres:16'],
+      ['pull', 'ghcr.io/a/b:1'],
     ]);
     expect(pulls.every((r) => r.command === 'docker' && r.env?.DOCKER_HOST === 'unix:///tmp/d.sock')).toBe(true);
-    expect(docker.requests.find((r) => r.args[0] === 'image')?.args).toEqual(['image', 'inspect', '--format', '{{json .RepoDigests}}', 'docker.io/library/postgres:16']);
+    expect(docker.requests.filter((r) => r.args[0] !== 'pull')).toEqual([]);
+    expect(out.join('')).not.toMatch(/Pull complete|Status:/);
+  });
+
+  it('asks docker image inspect for the digest when the pull output names none', async () => {
+    const docker = fakeDocker((args) => (args[0] === 'pull' ? { stdout: '' } : {}));
+    const { code, out } = await step({ REGAUTH_IMAGES: 'ghcr.io/a/b:1' }, { runProcess: docker.run, retry: instant });
+    expect(code).toBe(0);
+    expect(docker.requests.map((r) => r.args)).toEqual([
+      ['pull', 'ghcr.io/a/b:1'],
+      ['image', 'inspect', '--format', '{{json .RepoDigests}}', 'ghcr.io/a/b:1'],
+    ]);
+    expect(out.at(-1)).toContain(`ghcr.io/a/b:1  ${DIGEST}`);
   });
 
   it('skips the budget line when no Docker Hub image is involved, or a mirror serves them', async () => {
@@ -82,7 +101,7 @@ describe('regauth/pull main', () => {
   it('passes --platform through', async () => {
     const docker = fakeDocker();
     await step({ REGAUTH_IMAGES: 'ghcr.io/a/b:1', REGAUTH_PLATFORM: 'linux/arm64/v8' }, { runProcess: docker.run, retry: instant });
-    expect(docker.requests[0]?.args).toEqual(['pull', '-q', '--platform', 'linux/arm64/v8', 'ghcr.io/a/b:1']);
+    expect(docker.requests[0]?.args).toEqual(['pull', '--platform', 'linux/arm64/v8', 'ghcr.io/a/b:1']);
   });
 
   it('exits 1 naming every image that could not be pulled, and why', async () => {
@@ -108,6 +127,34 @@ describe('regauth/pull main', () => {
     expect(code).toBe(1);
     expect(out.filter((line) => line.startsWith('Docker Hub pull budget'))).toHaveLength(2);
     expect(docker.requests.filter((r) => r.args[0] === 'pull')).toHaveLength(2);
+  });
+
+  it('asks the registry for its Retry-After after a 429 and waits that long', async () => {
+    let pulls = 0;
+    const docker = fakeDocker((args) => (args[0] === 'pull' && ++pulls === 1 ? { exitCode: 1, stderr: 'Error response from daemon: toomanyrequests: too many requests\n' } : {}));
+    const asked: string[] = [];
+    const registry: Fetch = (url, init) => {
+      asked.push(`${init.method} ${url} ${init.headers.authorization ?? '-'}`);
+      const headers = (values: Record<string, string>) => ({ get: (name: string) => values[name.toLowerCase()] ?? null });
+      if (init.method === 'GET') return Promise.resolve({ status: 200, headers: headers({}), text: () => Promise.resolve('{"token":"probe-token-1"}') });
+      if (init.headers.authorization === undefined) {
+        return Promise.resolve({ status: 401, headers: headers({ 'www-authenticate': 'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull"' }), text: () => Promise.resolve('') });
+      }
+      return Promise.resolve({ status: 429, headers: headers({ 'retry-after': '4' }), text: () => Promise.resolve('') });
+    };
+    const sleeps: number[] = [];
+    const { code, out } = await step(
+      { REGAUTH_IMAGES: 'ghcr.io/a/b:1', HOME: '/nonexistent' },
+      { runProcess: docker.run, fetch: registry, retry: { sleep: (ms) => (sleeps.push(ms), Promise.resolve()), random: () => 0 } },
+    );
+    expect(code).toBe(0);
+    expect(asked).toEqual([
+      'HEAD https://ghcr.io/v2/a/b/manifests/1 -',
+      'GET https://ghcr.io/token?service=ghcr.io&scope=repository%3Aa%2Fb%3Apull -',
+      'HEAD https://ghcr.io/v2/a/b/manifests/1 Bearer probe-token-1',
+    ]);
+    expect(sleeps).toEqual([4000]);
+    expect(out[0]).toBe('… ghcr.io/a/b:1: attempt 1 of 5 failed (rate limited by the registry (429 toomanyrequests)); the registry asked to wait 4 s; retrying in 4.0 s\n');
   });
 
   it('exits 2 on bad input, before running anything', async () => {
@@ -140,5 +187,30 @@ describe('pickRepoDigest', () => {
     [JSON.stringify(['garbage', 42]), undefined],
   ])('%s', (output, expected) => {
     expect(pickRepoDigest(output, ref)).toBe(expected);
+  });
+});
+
+describe('digestFromPullOutput', () => {
+  const other = `sha256:${'d'.repeat(64)}`;
+  it.each([
+    [`v1: Pulling from x/y\nabc: Pull complete\nDigest: ${DIGEST}\nStatus: Downloaded newer image for r/x/y:v1\nr/x/y:v1\n`, DIGEST],
+    [`v1: Pulling from x/y\nDigest: ${DIGEST}\nStatus: Image is up to date for r/x/y:v1\n`, DIGEST],
+    [`Digest: ${other}\r\nDigest: ${DIGEST}\r\n`, DIGEST],
+    ['r/x/y:v1\n', undefined],
+    ['', undefined],
+    [`abc: Digest: ${DIGEST}\n`, undefined],
+    ['Digest: sha256:short\n', undefined],
+  ])('%j', (stdout, expected) => {
+    expect(digestFromPullOutput(stdout)).toBe(expected);
+  });
+});
+
+describe('failureOutput', () => {
+  it('takes docker\u2019s stderr, not the status lines that name the image', () => {
+    expect(failureOutput('v1: Pulling from app/error-pages\n', 'Error response from daemon: manifest unknown\n')).toBe('Error response from daemon: manifest unknown\n');
+  });
+
+  it('falls back to stdout when stderr is empty', () => {
+    expect(failureOutput('something broke\n', ' \n')).toBe('something broke\n');
   });
 });

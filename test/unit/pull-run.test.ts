@@ -3,6 +3,7 @@ import { DockerCommandError } from '../../src/docker-error.ts';
 import type { PullDocker } from '../../src/pull/docker.ts';
 import { MIRROR_MAX_ATTEMPTS, runPulls, type PullPlan } from '../../src/pull/run.ts';
 import type { PullFailure, PullSuccess } from '../../src/pull/summary.ts';
+import type { WaitProbe } from '../../src/pull/wait-probe.ts';
 import { parseReference, type ImageReference } from '../../src/reference.ts';
 
 const daemon = (message: string) => `Error response from daemon: ${message}\n`;
@@ -16,8 +17,9 @@ const MIRROR = 'mirror.example.com/hub';
 const digestOf = (name: string) => `sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 
 /**
- * A fake docker: each reference answers from a script of failures ('ok' succeeds; once the
- * script runs out every pull succeeds). Every pull takes 500 ms of the fake clock.
+ * A fake docker: each reference answers from a script of failures ('ok' succeeds, reporting a
+ * digest; 'ok-no-digest' succeeds without one; once the script runs out every pull succeeds).
+ * Every pull takes 500 ms of the fake clock.
  */
 class FakeDocker implements PullDocker {
   readonly calls: string[] = [];
@@ -32,7 +34,7 @@ class FakeDocker implements PullDocker {
     private readonly failTag = false,
   ) {}
 
-  async pull(reference: string, platform: string | undefined): Promise<void> {
+  async pull(reference: string, platform: string | undefined): Promise<string | undefined> {
     this.calls.push(`pull ${reference}${platform === undefined ? '' : ` --platform ${platform}`}`);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -40,7 +42,9 @@ class FakeDocker implements PullDocker {
       await this.hold?.();
       this.clock.ms += 500;
       const next = this.scripts[reference]?.shift() ?? 'ok';
-      if (next !== 'ok') throw new DockerCommandError(['pull', '-q', reference], 1, next);
+      if (next === 'ok-no-digest') return undefined;
+      if (next !== 'ok') throw new DockerCommandError(['pull', reference], 1, next);
+      return digestOf(parseReference(reference).path);
     } finally {
       this.inFlight--;
     }
@@ -69,14 +73,28 @@ class FakeClock {
   };
 }
 
-function setup(images: string[], scripts: Record<string, string[]> = {}, plan: Partial<PullPlan> = {}, opts: { failTag?: boolean } = {}) {
+function setup(images: string[], scripts: Record<string, string[]> = {}, plan: Partial<PullPlan> = {}, opts: { failTag?: boolean; probeWait?: WaitProbe } = {}) {
   const clock = new FakeClock();
   const docker = new FakeDocker(clock, scripts, opts.failTag);
   const lines: string[] = [];
   const fullPlan: PullPlan = { images: images.map(parseReference), concurrency: 4, maxAttempts: 5, platform: undefined, mirror: undefined, ...plan };
-  const run = () => runPulls(fullPlan, { docker, now: clock.now, retry: { sleep: clock.sleep, random: () => 0.5 }, report: (line) => lines.push(line) });
+  const probe = opts.probeWait === undefined ? {} : { probeWait: opts.probeWait };
+  const run = () => runPulls(fullPlan, { docker, now: clock.now, retry: { sleep: clock.sleep, random: () => 0.5 }, report: (line) => lines.push(line), ...probe });
   return { clock, docker, lines, run };
 }
+
+/** A probe that answers from a list of waits and records which references it was asked about. */
+function fakeProbe(...waits: (number | undefined | Error)[]) {
+  const asked: string[] = [];
+  const probeWait: WaitProbe = (ref) => {
+    asked.push(ref.normalized);
+    const next = waits.shift();
+    return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+  };
+  return { probeWait, asked };
+}
+
+const TOO_MANY = daemon('toomanyrequests: too many requests');
 
 describe('runPulls', () => {
   it('pulls each image once and records digest, seconds and attempts', async () => {
@@ -86,7 +104,8 @@ describe('runPulls', () => {
       { ok: true, image: 'docker.io/library/postgres:16', digest: digestOf('library/postgres'), seconds: 0.5, attempts: 1, source: 'registry', note: undefined },
       { ok: true, image: 'ghcr.io/acme/api:1.4.2', digest: digestOf('acme/api'), seconds: 0.5, attempts: 1, source: 'registry', note: undefined },
     ]);
-    expect(docker.calls).toEqual(['pull docker.io/library/postgres:16', 'digest docker.io/library/postgres:16', 'pull ghcr.io/acme/api:1.4.2', 'digest ghcr.io/acme/api:1.4.2']);
+    // The digest comes from docker pull's own output: no second docker call.
+    expect(docker.calls).toEqual(['pull docker.io/library/postgres:16', 'pull ghcr.io/acme/api:1.4.2']);
     expect(lines).toEqual([expect.stringMatching(/^✔ docker.io\/library\/postgres:16 sha256:/), expect.stringMatching(/^✔ ghcr.io\/acme\/api:1.4.2 sha256:/)]);
   });
 
@@ -172,10 +191,8 @@ describe('runPulls', () => {
       expect(docker.calls).toEqual([
         `pull ${MIRROR}/library/postgres:16`,
         `tag ${MIRROR}/library/postgres:16 docker.io/library/postgres:16`,
-        'digest docker.io/library/postgres:16',
         `pull ${MIRROR}/cimg/postgres:16.4`,
         `tag ${MIRROR}/cimg/postgres:16.4 docker.io/cimg/postgres:16.4`,
-        'digest docker.io/cimg/postgres:16.4',
       ]);
       expect(outcomes.map((o) => (o as PullSuccess).source)).toEqual(['mirror', 'mirror']);
     });
@@ -183,13 +200,13 @@ describe('runPulls', () => {
     it('leaves other registries alone', async () => {
       const { docker, run } = setup(['ghcr.io/a/b:1'], {}, { mirror: MIRROR });
       await run();
-      expect(docker.calls).toEqual(['pull ghcr.io/a/b:1', 'digest ghcr.io/a/b:1']);
+      expect(docker.calls).toEqual(['pull ghcr.io/a/b:1']);
     });
 
     it('falls back to Docker Hub at once when the mirror lacks the image, and counts both attempts', async () => {
       const { docker, run, lines, clock } = setup(['postgres:16'], { [`${MIRROR}/library/postgres:16`]: [MANIFEST_UNKNOWN] }, { mirror: MIRROR });
       const [outcome] = await run();
-      expect(docker.calls).toEqual([`pull ${MIRROR}/library/postgres:16`, 'pull docker.io/library/postgres:16', 'digest docker.io/library/postgres:16']);
+      expect(docker.calls).toEqual([`pull ${MIRROR}/library/postgres:16`, 'pull docker.io/library/postgres:16']);
       expect(outcome).toMatchObject({ ok: true, attempts: 2, source: 'fallback' });
       expect(clock.sleeps).toEqual([]);
       expect(lines[0]).toBe(
@@ -233,7 +250,7 @@ describe('runPulls', () => {
     it('names both failures when neither the mirror nor Docker Hub has the image', async () => {
       const { run } = setup(['postgres:99'], { [`${MIRROR}/library/postgres:99`]: [MANIFEST_UNKNOWN], 'docker.io/library/postgres:99': [MANIFEST_UNKNOWN] }, { mirror: MIRROR });
       const [outcome] = await run();
-      expect(outcome).toMatchObject({ ok: false, attempts: 2, category: 'not-found' });
+      expect(outcome).toMatchObject({ ok: false, attempts: 2, category: 'not-found', mirror: 'the mirror lacked it (manifest unknown)' });
     });
 
     it('pulls a digest-only reference from Docker Hub, since a mirrored copy could not carry its name', async () => {
@@ -255,6 +272,89 @@ describe('runPulls', () => {
       const { run } = setup(['redis'], {}, { mirror: MIRROR }, { failTag: true });
       const [outcome] = await run();
       expect(outcome).toMatchObject({ ok: false, reason: `pulled from the mirror as ${MIRROR}/library/redis:latest but could not tag it as docker.io/library/redis:latest` });
+    });
+  });
+
+  describe('digests', () => {
+    it('asks docker for the digest only when its pull output named none', async () => {
+      const { docker, run } = setup(['ghcr.io/a/b:1'], { 'ghcr.io/a/b:1': ['ok-no-digest'] });
+      const [outcome] = await run();
+      expect(docker.calls).toEqual(['pull ghcr.io/a/b:1', 'digest ghcr.io/a/b:1']);
+      expect(outcome).toMatchObject({ ok: true, digest: digestOf('a/b') });
+    });
+
+    it('takes a pinned digest as given', async () => {
+      const digest = `sha256:${'f'.repeat(64)}`;
+      const { docker, run } = setup([`ghcr.io/a/b@${digest}`], { [`ghcr.io/a/b@${digest}`]: ['ok-no-digest'] });
+      const [outcome] = await run();
+      expect(docker.calls).toEqual([`pull ghcr.io/a/b@${digest}`]);
+      expect(outcome).toMatchObject({ ok: true, digest });
+    });
+  });
+
+  describe('asking the registry how long to wait', () => {
+    it('waits as long as the registry says after a 429, and says so', async () => {
+      const probe = fakeProbe(3000);
+      const { clock, run, lines } = setup(['ghcr.io/a/b:1'], { 'ghcr.io/a/b:1': [TOO_MANY] }, {}, { probeWait: probe.probeWait });
+      const [outcome] = await run();
+      expect(outcome).toMatchObject({ ok: true, attempts: 2 });
+      expect(probe.asked).toEqual(['ghcr.io/a/b:1']);
+      expect(clock.sleeps).toEqual([3000]);
+      expect(lines[0]).toBe('… ghcr.io/a/b:1: attempt 1 of 5 failed (rate limited by the registry (429 toomanyrequests)); the registry asked to wait 3 s; retrying in 3.0 s');
+    });
+
+    it('asks after a 5xx too, once per retry and never after the last attempt', async () => {
+      const probe = fakeProbe(undefined, 5000);
+      const { clock, run } = setup(['ghcr.io/a/b:1'], { 'ghcr.io/a/b:1': [UNAVAILABLE, UNAVAILABLE, UNAVAILABLE] }, { maxAttempts: 3 }, { probeWait: probe.probeWait });
+      const [outcome] = await run();
+      expect(outcome).toMatchObject({ ok: false, attempts: 3, category: 'server' });
+      expect(probe.asked).toHaveLength(2);
+      // No stated wait: backoff (¾ of 1 s); then the stated 5 s, longer than the backoff.
+      expect(clock.sleeps).toEqual([750, 5000]);
+    });
+
+    it('keeps the ordinary backoff when the backoff is longer than the stated wait', async () => {
+      const probe = fakeProbe(100);
+      const { clock, run, lines } = setup(['ghcr.io/a/b:1'], { 'ghcr.io/a/b:1': [TOO_MANY] }, {}, { probeWait: probe.probeWait });
+      await run();
+      expect(clock.sleeps).toEqual([750]);
+      expect(lines[0]).toMatch(/; the registry asked to wait 0\.1 s; retrying in 0\.8 s$/);
+    });
+
+    it('cuts a long stated wait to the cap and says so', async () => {
+      const probe = fakeProbe(3_600_000);
+      const { clock, run, lines } = setup(['ghcr.io/a/b:1'], { 'ghcr.io/a/b:1': [TOO_MANY] }, {}, { probeWait: probe.probeWait });
+      await run();
+      expect(clock.sleeps).toEqual([60_000]);
+      expect(lines[0]).toMatch(/; the registry asked to wait 3600 s \(regauth waits at most 60 s\); retrying in 60\.0 s$/);
+    });
+
+    it('falls back to the ordinary backoff when the probe fails', async () => {
+      const probe = fakeProbe(new Error('boom'));
+      const { clock, run } = setup(['ghcr.io/a/b:1'], { 'ghcr.io/a/b:1': [TOO_MANY] }, {}, { probeWait: probe.probeWait });
+      const [outcome] = await run();
+      expect(outcome).toMatchObject({ ok: true, attempts: 2 });
+      expect(clock.sleeps).toEqual([750]);
+    });
+
+    it.each([
+      ['a reset connection', RESET],
+      ['a permanent failure', MANIFEST_UNKNOWN],
+      ['a wait docker already quoted', daemon('toomanyrequests: retry-after: 7s')],
+    ])('does not ask after %s', async (_name, output) => {
+      const probe = fakeProbe(3000);
+      const { run } = setup(['ghcr.io/a/b:1'], { 'ghcr.io/a/b:1': [output] }, {}, { probeWait: probe.probeWait });
+      await run();
+      expect(probe.asked).toEqual([]);
+    });
+
+    it('asks the mirror about the mirror’s refusal', async () => {
+      const probe = fakeProbe(2000);
+      const { run, clock } = setup(['redis:7'], { [`${MIRROR}/library/redis:7`]: [TOO_MANY] }, { mirror: MIRROR }, { probeWait: probe.probeWait });
+      const [outcome] = await run();
+      expect(outcome).toMatchObject({ ok: true, source: 'mirror', attempts: 2 });
+      expect(probe.asked).toEqual([`${MIRROR}/library/redis:7`]);
+      expect(clock.sleeps).toEqual([2000]);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureSummary, progressLine, shortDigest, summaryTable, type PullOutcome } from '../../src/pull/summary.ts';
+import { failureSummary, mirrorFailurePhrase, progressLine, shortDigest, summaryTable, type PullOutcome } from '../../src/pull/summary.ts';
 
 const DIGEST = `sha256:${'abcdef0123456789'.repeat(4)}`;
 
@@ -60,6 +60,42 @@ describe('failureSummary', () => {
       'could not pull 2 of 4 images: docker.io/library/postgres:99 (the image or tag does not exist (manifest unknown), after 1 attempt); ' +
         'docker.io/cimg/node:22.1 (rate limited by the registry (429 toomanyrequests), after 5 attempts)',
     );
+  });
+});
+
+describe('failureSummary after a mirror', () => {
+  const noHost = {
+    ...missing,
+    image: 'docker.io/cimg/redis:7.2',
+    attempts: 2,
+    reason: 'the registry host name does not resolve (no such host)',
+    category: 'network' as const,
+    mirror: 'the mirror lacked it (manifest unknown)',
+  };
+
+  it('says what the mirror did before Docker Hub failed', () => {
+    expect(failureSummary([pulled, noHost])).toBe(
+      'could not pull 1 of 2 images: docker.io/cimg/redis:7.2 (the mirror lacked it (manifest unknown), then Docker Hub: the registry host name does not resolve (no such host), after 2 attempts)',
+    );
+  });
+
+  it('keeps it next to each image when the Docker Hub cause is shared', () => {
+    const direct: PullOutcome = { ...missing, image: 'docker.io/library/alpine:3.20', reason: noHost.reason, category: 'network' };
+    expect(failureSummary([noHost, direct])).toBe(
+      'could not pull 2 of 2 images (the registry host name does not resolve (no such host)): ' +
+        'docker.io/cimg/redis:7.2 after 2 attempts (the mirror lacked it (manifest unknown) first), docker.io/library/alpine:3.20 after 1 attempt',
+    );
+  });
+});
+
+describe('mirrorFailurePhrase', () => {
+  it.each([
+    [{ category: 'not-found', reason: 'the image or tag does not exist (manifest unknown)', detail: 'manifest for m/x:1 not found: manifest unknown: manifest unknown' }, 'the mirror lacked it (manifest unknown)'],
+    [{ category: 'not-found', reason: 'the repository does not exist …', detail: 'pull access denied for m/x, repository does not exist' }, 'the mirror lacked it (no such repository, or no access to it)'],
+    [{ category: 'auth', reason: 'the registry refused access …', detail: 'no basic auth credentials' }, 'the mirror refused access (not logged in to it?)'],
+    [{ category: 'server', reason: 'the registry answered with a server error (5xx)', detail: '' }, 'the mirror failed (the registry answered with a server error (5xx))'],
+  ] as const)('%j', (verdict, phrase) => {
+    expect(mirrorFailurePhrase(verdict)).toBe(phrase);
   });
 });
 
