@@ -36,6 +36,10 @@ export async function readDockerConfig(dir: string): Promise<DockerConfigFile> {
   if (stat.isSymbolicLink()) {
     throw new UserError(`${file} is a symbolic link; regauth will not write credentials through a link (it could point anywhere): replace it with a regular file or set DOCKER_CONFIG to a directory of the job's own`);
   }
+  if (!stat.isFile()) {
+    // A FIFO would block the read forever; a device or directory is no config either.
+    throw new UserError(`${file} is not a regular file: replace it with one or set DOCKER_CONFIG to a directory of the job's own`);
+  }
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -69,8 +73,10 @@ export function credentialHelperFor(config: DockerConfigFile, key: string): stri
 export interface LoginRecord {
   /** The key docker stores the entry under (host[:port], or Docker Hub's index URL). */
   key: string;
-  /** True when regauth added `credHelpers[key] = ""` to keep docker away from a missing helper. */
+  /** True when regauth set `credHelpers[key] = ""` to keep docker away from a missing helper. */
   helperOptOut: boolean;
+  /** The user's own `credHelpers[key]` that the opt-out replaced; logout puts it back. */
+  replacedHelper?: string;
 }
 
 export interface RegauthState {

@@ -21,7 +21,8 @@ export function dockerErrorLine(output: string): string {
     .map((line) => line.trim())
     .filter((line) => line !== '' && !/^WARNING!|^Configure a credential helper|^https:\/\/docs\.docker\.com/.test(line));
   // docker's own log lines (time="…" level=info msg=…) narrate retries; the verdict comes after them.
-  const verdicts = lines.filter((line) => !/^time="[^"]*" level=/.test(line));
+  // Usage hints ("See 'docker login --help'.") follow the error they explain.
+  const verdicts = lines.filter((line) => !/^time="[^"]*" level=/.test(line) && !/^(See|Run) '?docker .*--help/.test(line));
   const errorLine = [...verdicts].reverse().find((line) => /error|denied|unauthorized|not found|toomanyrequests|refused|timeout|EOF/i.test(line));
   const line = (errorLine ?? verdicts.at(-1) ?? lines.at(-1) ?? 'no output').replace(/^Error response from daemon:\s*/i, '').replace(/^Error:\s*/, '');
   return line.length > 300 ? `${line.slice(0, 299)}…` : line;

@@ -12,6 +12,7 @@ import {
   writeDockerConfig,
   writeState,
   type LockDeps,
+  type LoginRecord,
 } from './docker-config.ts';
 import type { Env } from './inputs/common.ts';
 import type { RunProcess } from './process.ts';
@@ -41,27 +42,30 @@ export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, user
       const outcome: LoginOutcome = {};
       const config = await readDockerConfig(dir);
       const helper = credentialHelperFor(config, target.configKey);
-      let helperOptOut = false;
+      const state = await readState(dir);
+      const previous = state.logins.find((login) => login.key === target.configKey);
+      let record: LoginRecord = previous ?? { key: target.configKey, helperOptOut: false };
+      let addedOptOut = false;
       if (helper !== undefined && !(await (deps.onPath ?? ((name: string) => isOnPath(name, deps.env.PATH)))(`docker-credential-${helper}`))) {
         // docker would fail with "executable file not found": an empty helper for this one
         // host makes docker keep its credentials in config.json (0600) and leaves the rest alone.
+        const own = config.credHelpers?.[target.configKey];
+        record = { key: target.configKey, helperOptOut: true, ...(own ? { replacedHelper: own } : {}) };
         config.credHelpers = { ...config.credHelpers, [target.configKey]: '' };
         await writeDockerConfig(dir, config);
-        helperOptOut = true;
+        addedOptOut = true;
         outcome.helperNote = `credential helper docker-credential-${helper} is configured but not installed; credentials for ${target.host} go to ${join(dir, 'config.json')} instead`;
       }
       const args = ['login', '--username', username, '--password-stdin'];
       if (target.serverArgument !== undefined) args.push(target.serverArgument);
       const result = await deps.run({ command: 'docker', args, stdin: password, env: { ...deps.env, DOCKER_CONFIG: dir } });
       if (result.exitCode !== 0) {
-        if (helperOptOut) await removeHelperOptOut(dir, target.configKey);
+        if (addedOptOut) await removeHelperOptOut(dir, record);
         throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
       }
       await restrictConfigFile(dir);
-      const state = await readState(dir);
-      const previous = state.logins.find((login) => login.key === target.configKey);
       state.logins = state.logins.filter((login) => login.key !== target.configKey);
-      state.logins.push({ key: target.configKey, helperOptOut: helperOptOut || (previous?.helperOptOut ?? false) });
+      state.logins.push(record);
       await writeState(dir, state);
       return outcome;
     },
@@ -88,7 +92,7 @@ export async function dockerLogout(deps: DockerDeps, targets: RegistryTarget[] |
         const result = await deps.run({ command: 'docker', args, env: { ...deps.env, DOCKER_CONFIG: dir } });
         if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
         const record = state.logins.find((login) => login.key === key);
-        if (record?.helperOptOut) await removeHelperOptOut(dir, key);
+        if (record?.helperOptOut) await removeHelperOptOut(dir, record);
         state.logins = state.logins.filter((login) => login.key !== key);
         report.loggedOut.push(key);
       }
@@ -126,10 +130,12 @@ function serverArgumentForKey(key: string): string | undefined {
   return key === 'https://index.docker.io/v1/' ? undefined : key;
 }
 
-async function removeHelperOptOut(dir: string, key: string): Promise<void> {
+/** Undoes an opt-out: the user's own helper entry comes back, or the key goes. */
+async function removeHelperOptOut(dir: string, record: LoginRecord): Promise<void> {
   const config = await readDockerConfig(dir);
-  if (config.credHelpers && config.credHelpers[key] === '') {
-    delete config.credHelpers[key];
+  if (config.credHelpers && config.credHelpers[record.key] === '') {
+    if (record.replacedHelper !== undefined) config.credHelpers[record.key] = record.replacedHelper;
+    else delete config.credHelpers[record.key];
     if (Object.keys(config.credHelpers).length === 0) delete config.credHelpers;
     await writeDockerConfig(dir, config);
   }
@@ -150,6 +156,9 @@ export function classifyLoginFailure(error: unknown): Verdict {
   const reason = dockerErrorLine(error.output);
   if (/unauthorized|incorrect username or password|authentication required|denied|forbidden|\b40[13]\b|invalid username|bad credentials/.test(text)) {
     return { kind: 'permanent', reason: `the registry refused the credentials (${reason})` };
+  }
+  if (/unknown flag|unknown shorthand flag/.test(text)) {
+    return { kind: 'permanent', reason: `the docker CLI is too old for --password-stdin (${reason}); use docker 17.07 or newer` };
   }
   if (/no such host|server misbehaving|invalid reference|certificate|x509|cannot connect to the docker daemon/.test(text)) {
     return { kind: 'permanent', reason };

@@ -19,9 +19,10 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   reporter.redactor.add(first.token);
   const claims = decodeTokenClaims(first.token);
   if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
+  if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
   reporter.line(`regauth: OIDC token from ${first.source}: ${describeClaims(claims, Date.now())}`);
-  // Re-minting needs the CircleCI CLI; without it STS's own verdict (and the diagnosis) stands.
-  const reauth = (await isOnPath('circleci', env.PATH)) ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
+  // Re-minting needs a CircleCI CLI that can mint; without one STS's verdict (and the diagnosis) stands.
+  const reauth = !first.mintFailed && (await isOnPath('circleci', env.PATH)) ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
 
   let assumed;
   try {

@@ -10,6 +10,8 @@ export interface OidcToken {
   source: TokenSource;
   /** Why the job's own token was not used, when a fresh one was minted in its place. */
   replaced?: string;
+  /** Set when the job's token was expiring but minting a fresh one failed: why, for the log. */
+  mintFailed?: string;
 }
 
 export interface ObtainTokenOptions {
@@ -93,6 +95,12 @@ export async function obtainOidcToken(options: ObtainTokenOptions): Promise<Oidc
   const aud = audiences(claims)[0] ?? options.env.CIRCLE_ORGANIZATION_ID ?? '';
   if (aud === '') return found;
   const expiredAt = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : 'an unknown time';
-  const replaced = `${found.source} expired or expires within ${options.minValiditySeconds ?? 60} s (exp ${expiredAt}); minted a fresh token with the same aud`;
-  return { token: await mintOidcToken(aud, options), source: 'circleci run oidc get', replaced };
+  const stale = `${found.source} expired or expires within ${options.minValiditySeconds ?? 60} s (exp ${expiredAt})`;
+  try {
+    return { token: await mintOidcToken(aud, options), source: 'circleci run oidc get', replaced: `${stale}; minted a fresh token with the same aud` };
+  } catch (error) {
+    // STS gives the verdict on the old token, with the diagnosis; the log says what was tried.
+    if (!(error instanceof UserError)) throw error;
+    return { ...found, mintFailed: `${stale}, and ${error.message}` };
+  }
 }

@@ -229,7 +229,6 @@ function rows(): FaultRow[] {
       budgetSeconds: 15,
       // The line should carry docker's reason (the unknown flag), not its usage hint.
       expect: /^regauth: login: .*(password-stdin|too old)/,
-      knownIssue: "the line ends with docker's hint \"See 'docker login --help'.\" instead of its error \"unknown flag: --password-stdin\" (docker.ts lastMeaningfulLine takes the last line)",
       run: () =>
         bare(
           'login',
@@ -279,16 +278,16 @@ function rows(): FaultRow[] {
       needs: 'ecr-oidc-login',
       faults: 1,
       budgetSeconds: 20,
-      expect: /^regauth: ecr-oidc-login: could not mint an OIDC token/,
+      // The mint fails; STS then judges the expired job token and the diagnosis is printed.
+      expect: /^regauth: ecr-oidc-login: sts:AssumeRoleWithWebIdentity failed: ExpiredTokenException/,
       run: async (lab) => {
         lab.aws.resetCounters();
         const env = await awsEnv(lab, { iat: Math.floor(Date.now() / 1000) - 7200 });
         const outcome = await step(lab, 'ecr-oidc-login', { role_arn: ROLE }, env);
         return { ...outcome, attempts: lab.aws.count('sts') };
       },
-      // The line should say why a token was being minted at all: the job's token had expired.
-      then: (outcome) => expect(outcome.result.stderr).toMatch(/expired/),
-      knownIssue: 'the failure line says the mint failed ("only works inside a CircleCI job", after 3 attempts) but not that the job token had expired; nothing on stdout either',
+      // The log says why a token was being minted at all (the job's token had expired), and that it failed.
+      then: (outcome) => expect(outcome.result.stdout).toMatch(/CIRCLE_OIDC_TOKEN_V2 expired or expires within 60 s .*could not mint an OIDC token/),
     },
     oidc('the clock is ten minutes slow (AWS ten minutes ahead)', (aws) => (aws.advance(600), () => aws.advance(-600)), 1, 'ok', 30, 'ecr'),
     oidc('the clock is ten minutes fast (AWS ten minutes behind)', (aws) => (aws.advance(-600), () => aws.advance(600)), 1, 'ok', 30, 'ecr'),
