@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { oldNodeScript } from '../support/fake-node.ts';
 import { loadOrb, newJob, runOrbCommand } from '../support/step-runner.ts';
 
 /** A PATH holding only the named tools, so a step sees a machine that lacks the others. */
@@ -32,7 +33,7 @@ describe('the launcher every step starts with', () => {
   });
 
   it('refuses a node that is too old', async () => {
-    const job = newJob({ PATH: pathWith({ node: '#!/bin/bash\nif [ "$1" = -p ]; then echo 16; else echo v16.20.2; fi\n' }) });
+    const job = newJob({ PATH: pathWith({ node: oldNodeScript('16.20.2'), docker }) });
     const result = await runOrbCommand(orb, 'logout', {}, job);
     expect(result.exitCode).toBe(1);
     expect(result.stderr.trim()).toBe('regauth: node v16.20.2 is too old; regauth needs node >= 20: use a machine executor or a newer cimg/*-node image');

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
 import { canaryValue, type Canary } from '../support/canary.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
+import { oldNodeScript } from '../support/fake-node.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
 import { SuiteRecorder } from '../support/reliability-report.ts';
@@ -250,7 +251,7 @@ function rows(): FaultRow[] {
       faults: 1,
       budgetSeconds: 5,
       expect: /^regauth: node v16\.20\.2 is too old/,
-      run: () => bare('login', { registry: '127.0.0.1:5999', username: 'REG_USER', password: 'REG_PASS' }, pathWith({ docker, node: '#!/bin/bash\nif [ "$1" = -p ]; then echo 16; else echo v16.20.2; fi\n' })),
+      run: () => bare('login', { registry: '127.0.0.1:5999', username: 'REG_USER', password: 'REG_PASS' }, pathWith({ docker, node: oldNodeScript('16.20.2') })),
     },
     oidc('STS throttles twice', (aws) => aws.failNext('sts', 2, 'Throttling'), 2, 'ok', 20),
     oidc('STS answers 500 twice', (aws) => aws.failNext('sts', 2, '500'), 2, 'ok', 20),
