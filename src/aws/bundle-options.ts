@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
  * replaces SDK code that provably never runs for regauth's three operations (STS
  * AssumeRoleWithWebIdentity unsigned; ECR and ECR Public GetAuthorizationToken with explicit
  * credentials) on node ≥ 20 outside Lambda; the SDK still signs, serialises and resolves
- * endpoints. test/unit/bundle-size.test.ts runs the built bundles against the local stack.
+ * endpoints. test/unit/bundle-size.test.ts runs the bundled AWS layer and its source side by
+ * side against the local stack (results, error classes, endpoint hosts) and holds the sizes.
  * Spread into the build: `{ ...awsBundleOptions, entryPoints, ... }`.
  */
 const stub = (name: string): string => fileURLToPath(new URL(`./stubs/${name}.ts`, import.meta.url));
@@ -71,6 +72,7 @@ export async function trimPartitions(source: string, file: string): Promise<stri
     setPartitionInfo(table as unknown as Parameters<typeof setPartitionInfo>[0]);
     return JSON.stringify(partition(region));
   };
+  // Synchronous from here to the restore: no other code sees a tentative table.
   try {
     const names = info.partitions.flatMap((p) => Object.keys(p.regions));
     const expected = new Map(names.map((name) => [name, lookup(info, name)]));
