@@ -23,6 +23,14 @@ export type Fetch = (url: string, init: HttpRequestInit) => Promise<HttpResponse
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/** The proxy in HTTPS_PROXY said no; named by host only (its URL may carry credentials). */
+export class ProxyRefusedError extends Error {
+  constructor(proxyUrl: string, target: string, status: number | undefined) {
+    super(`the proxy ${new URL(proxyUrl).host} refused CONNECT to ${target.includes(':') ? target : `${target}:443`} (HTTP ${status ?? '?'})`);
+    this.name = 'ProxyRefusedError';
+  }
+}
+
 /** node:http(s) rather than global fetch, because it must honour HTTPS_PROXY / NO_PROXY. */
 export const nodeFetch: Fetch = (url, init) =>
   new Promise((resolve, reject) => {
@@ -52,6 +60,10 @@ export const nodeFetch: Fetch = (url, init) =>
           text: () => Promise.resolve(body),
         });
       });
+    });
+    // A proxy that refuses the CONNECT would otherwise look like the target itself answering.
+    request.on('proxyConnect', (connect: { statusCode?: number }) => {
+      if (connect.statusCode !== 200) request.destroy(new ProxyRefusedError(proxy, target.host, connect.statusCode));
     });
     request.on('error', reject);
     request.end();
