@@ -1,7 +1,6 @@
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
+import { proxyAgents } from '../proxy.ts';
 
 type HandleArgs = Parameters<NodeHttpHandler['handle']>;
 
@@ -36,11 +35,12 @@ export class ProxyAwareHttpHandler extends NodeHttpHandler {
     if (proxy === '') return super.handle(request, options);
     let handler = this.byProxy.get(proxy);
     if (!handler) {
+      const agents = proxyAgents(proxy);
       handler = new NodeHttpHandler({
         connectionTimeout: this.timeouts.connectionTimeoutMs,
         requestTimeout: this.timeouts.requestTimeoutMs,
-        httpAgent: new HttpProxyAgent(proxy),
-        httpsAgent: new HttpsProxyAgent(proxy),
+        httpAgent: agents.http,
+        httpsAgent: agents.https,
       });
       this.byProxy.set(proxy, handler);
     }
