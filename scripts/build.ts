@@ -22,27 +22,32 @@ export const ARGUMENT_LIMIT = 128 * 1024;
 /** Commands whose helper never runs docker do not need the docker CLI. */
 const NO_DOCKER: ReadonlySet<string> = new Set();
 
+/** The esbuild settings every command bundle is built with (the bundle-size test uses them too). */
+export const BUNDLE_OPTIONS = {
+  // Size without changing behaviour: ES module builds of the AWS SDK (they tree-shake), a stub
+  // for the never-called default credential chain, no `debug` tracing (see the file).
+  ...awsBundleOptions,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: `node${MIN_NODE_MAJOR}`,
+  minify: true,
+  // The launcher runs the bundle through vm, which has no dynamic-import loader on every node
+  // 20 release: import() of node builtins (the SDK's http handler) becomes require().
+  supported: { 'dynamic-import': false },
+  metafile: true,
+} as const;
+
 export async function bundleCommand(command: string): Promise<{ code: string; packages: Map<string, string> }> {
   const entry = join(root, 'src', 'commands', `${command}.ts`);
   const result = await build({
-    // Size without changing behaviour: ES module builds of the AWS SDK (they tree-shake), a stub
-    // for the never-called default credential chain, no `debug` tracing (see the file).
-    ...awsBundleOptions,
+    ...BUNDLE_OPTIONS,
     stdin: {
       contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'cli.ts'))};\nrunCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });\n`,
       resolveDir: root,
       sourcefile: `regauth-${command}.ts`,
       loader: 'ts',
     },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: `node${MIN_NODE_MAJOR}`,
-    minify: true,
-    // The launcher runs the bundle through vm, which has no dynamic-import loader on every node
-    // 20 release: import() of node builtins (the SDK's http handler) becomes require().
-    supported: { 'dynamic-import': false },
-    metafile: true,
     write: false,
     logLevel: 'warning',
   });

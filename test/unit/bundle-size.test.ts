@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleCommand, MIN_NODE_MAJOR } from '../../scripts/build.ts';
-import { awsBundleOptions } from '../../src/aws/bundle-options.ts';
+import { BUNDLE_OPTIONS, bundleCommand } from '../../scripts/build.ts';
 import { startLocalAws, type LocalAws, type Service } from '../support/aws/index.ts';
 
 /**
@@ -100,15 +99,8 @@ beforeAll(async () => {
   bundleFile = join(dir, 'runner.cjs');
   // The settings of scripts/build.ts, on the runner instead of a command.
   const result = await build({
-    ...awsBundleOptions,
+    ...BUNDLE_OPTIONS,
     entryPoints: [runnerFile],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: `node${MIN_NODE_MAJOR}`,
-    minify: true,
-    supported: { 'dynamic-import': false },
-    metafile: true,
     outfile: bundleFile,
     logLevel: 'error',
   });
