@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { makeTempDir } from './tempdir.ts';
 
 /**
  * Runs a command of the packed dist/orb.yml the way CircleCI runs it: parameters checked and
@@ -64,7 +64,9 @@ let jobCounter = 0;
 
 /** A fresh job: its own HOME, DOCKER_CONFIG-free environment and BASH_ENV, CircleCI's variables. */
 export function newJob(env: Record<string, string> = {}): JobContext {
-  const dir = mkdtempSync(join(tmpdir(), 'regauth-job-'));
+  // Jobs are cheap and many (property tests make thousands): makeTempDir removes their
+  // directories when the test process ends, however it ends.
+  const dir = makeTempDir('regauth-job-').path;
   const bashEnvFile = join(dir, 'bash_env');
   writeFileSync(bashEnvFile, '');
   jobCounter += 1;
