@@ -4,7 +4,7 @@
  * error text verbatim would print the secret.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../support/ports.ts';
 
 export interface EchoRegistry {
   host: string;
@@ -38,11 +38,7 @@ export async function startEchoRegistry(): Promise<EchoRegistry> {
   });
   // docker tries TLS first on an insecure registry: cut the handshake so it falls back at once.
   server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     host: `127.0.0.1:${port}`,
     attempts: () => attempts,

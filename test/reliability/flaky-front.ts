@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent, request } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../support/ports.ts';
 
 export type FrontFault = '429' | '503' | 'reset';
 
@@ -53,11 +53,7 @@ export async function startFlakyFront(targetUrl: string, caFile: string): Promis
   });
   // docker probes HTTPS first on an insecure registry: cut it so it falls back to HTTP at once.
   server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     host: `127.0.0.1:${port}`,
     failNext(fault, times, retryAfterSeconds) {

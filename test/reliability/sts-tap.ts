@@ -4,7 +4,7 @@
  * refuses every call with an error message that quotes the web identity token it was sent.
  */
 import { createServer, request, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../support/ports.ts';
 
 export interface MintedKeys {
   accessKeyId: string;
@@ -58,11 +58,7 @@ export async function startStsTap(targetUrl: string): Promise<StsTap> {
       upstream.end(text);
     })().catch(() => res.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   tap.url = `http://127.0.0.1:${port}`;
   tap.stop = () =>
     new Promise<void>((resolve) => {

@@ -10,8 +10,9 @@
  * without serving that host's certificate itself.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import { listenOnLoopback } from './ports.ts';
 
 export interface Backend {
   /** Port on 127.0.0.1. */
@@ -106,11 +107,7 @@ export async function startConnectProxy(options: ConnectProxyOptions): Promise<C
   });
   server.on('connect', onConnect);
   server.on('connection', track);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   let stopping: Promise<void> | undefined;
   return {

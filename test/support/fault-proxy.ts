@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { testPki } from './registry.ts';
+import { listenOnLoopback } from './ports.ts';
 
 export type Fault = '429' | '503' | 'reset' | 'delay';
 export type RequestKind = 'ping' | 'manifests' | 'blobs' | 'tags' | 'other';
@@ -202,11 +202,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     : createHttpServer(listener);
   // Clients probing with TLS first (docker on an insecure registry) send garbage: just close.
   server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   const host = `127.0.0.1:${port}`;
   selfUrl = `${scheme}://${host}`;
 

@@ -47,3 +47,14 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, options: W
     await delay(options.intervalMs ?? 20);
   }
 }
+
+/** Starts `server` on 127.0.0.1 at a port the kernel picks, and returns that port. */
+export async function listenOnLoopback(server: { listen(port: number, host: string, callback: () => void): unknown; once(event: 'error', listener: (error: Error) => void): unknown; address(): unknown }): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address !== 'object' || !('port' in address) || typeof address.port !== 'number') throw new Error('the server has no TCP address');
+  return address.port;
+}

@@ -1,16 +1,12 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../ports.ts';
 
 /** A loopback HTTP server on a free port. */
 export async function listenLoopback(handler: http.RequestListener): Promise<{ server: http.Server; url: string; port: number }> {
   const server = http.createServer(handler);
   // Keep-alive sockets would hold close() open; the SDK reuses connections.
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return { server, url: `http://127.0.0.1:${port}`, port };
 }
 
