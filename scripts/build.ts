@@ -19,9 +19,6 @@ export const MIN_NODE_MAJOR = 20;
 /** Linux's MAX_ARG_STRLEN: one argument or environment string. */
 export const ARGUMENT_LIMIT = 128 * 1024;
 
-/** Commands whose helper never runs docker do not need the docker CLI. */
-const NO_DOCKER: ReadonlySet<string> = new Set();
-
 /** The esbuild settings every command bundle is built with (the bundle-size test uses them too). */
 export const BUNDLE_OPTIONS = {
   // Size without changing behaviour: ES module builds of the AWS SDK (they tree-shake), a stub
@@ -78,7 +75,6 @@ export function wrapInLauncher(command: string, code: string, version: string): 
     `# The payload is the esbuild bundle (sha256 ${digest}) compressed with brotli;`,
     '# `npm run build` on the tagged source reproduces this step byte for byte.',
     `REGAUTH_MIN_NODE=${MIN_NODE_MAJOR}`,
-    `REGAUTH_NEEDS_DOCKER=${NO_DOCKER.has(command) ? 0 : 1}`,
     `REGAUTH_BUNDLE='${payload}'`,
     launcher,
   ].join('\n');

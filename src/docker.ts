@@ -17,7 +17,7 @@ import {
 import type { Env } from './inputs/common.ts';
 import type { RunProcess } from './process.ts';
 import type { RegistryTarget } from './registry-host.ts';
-import type { Verdict } from './retry.ts';
+import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from './retry.ts';
 
 /** docker login / logout through the one process wrapper; the password goes on stdin only. */
 export interface DockerDeps {
@@ -33,6 +33,42 @@ export interface LoginOutcome {
   helperNote?: string;
 }
 
+
+export const DOCKER_LOGIN_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 8000, maxServerWaitMs: 30_000 };
+
+/**
+ * docker login retried while the failure is transient. A final failure is one UserError line:
+ * which registry, as whom, after how many attempts, why, and what to check.
+ */
+export async function loginWithRetry(
+  deps: DockerDeps,
+  target: RegistryTarget,
+  username: string,
+  password: string,
+  retry: { deps: RetryDeps; onRetry: (attempt: number, reason: string, delayMs: number) => void },
+): Promise<LoginOutcome & { attempts: number }> {
+  try {
+    const { value, attempts } = await withRetry(
+      () => dockerLogin(deps, target, username, password).catch(assertDockerAvailable),
+      classifyLoginFailure,
+      DOCKER_LOGIN_RETRY,
+      retry.deps,
+      (attempt, verdict, delayMs) => retry.onRetry(attempt, verdict.reason, delayMs),
+    );
+    return { ...value, attempts };
+  } catch (error) {
+    if (!(error instanceof RetriesExhausted)) throw error;
+    if (error.last instanceof UserError) throw error.last;
+    const tries = error.attempts > 1 ? ` after ${error.attempts} attempts` : '';
+    throw new UserError(`could not log in to ${target.host} as ${username}${tries}: ${error.verdict.reason}${loginHint(error.verdict.reason)}`);
+  }
+}
+
+function loginHint(reason: string): string {
+  if (/refused the credentials/.test(reason)) return '; check the user name and that the token is valid and has pull access';
+  if (/no such host/.test(reason)) return '; check the registry host';
+  return '';
+}
 
 export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, username: string, password: string): Promise<LoginOutcome> {
   const dir = dockerConfigDir(deps.env);

@@ -42,11 +42,6 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-export interface AttemptLog {
-  attempts: number;
-  verdicts: Verdict[];
-}
-
 export class RetriesExhausted extends Error {
   constructor(
     readonly last: unknown,

@@ -1,5 +1,5 @@
 import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from '../retry.ts';
-import { AwsCallError, classifyAwsError, toVerdict, type AwsOperation } from './errors.ts';
+import { AwsCallError, classifyAwsError, sanitizeAwsMessage, toVerdict, type AwsOperation } from './errors.ts';
 
 /** How an AWS call is retried; the SDK's own retries are off (maxAttempts 1). */
 export interface AwsRetryOptions {
@@ -24,13 +24,7 @@ export async function callAws<T>(operation: AwsOperation, send: () => Promise<T>
   } catch (error) {
     if (!(error instanceof RetriesExhausted)) throw error;
     const c = classifyAwsError(error.last);
-    const message = secrets.length > 0 ? scrub(c.message, secrets) : c.message;
+    const message = sanitizeAwsMessage(c.message, secrets);
     throw new AwsCallError(operation, { ...c, message }, error.attempts);
   }
-}
-
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('***');
-  return out;
 }

@@ -2,12 +2,12 @@ import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput } from '.
 import { exportProfile } from '../aws-profile.ts';
 import type { CommandMain } from '../cli.ts';
 import { rememberSecretFile } from '../docker.ts';
-import { loginToEcrRegistries, seconds } from '../ecr-login.ts';
+import { loginToEcrRegistries } from '../ecr-login.ts';
 import { UserError } from '../errors.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
 import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../oidc/index.ts';
-import type { Reporter } from '../output.ts';
+import { isoSeconds, seconds, type Reporter } from '../output.ts';
 import { isOnPath } from '../path-lookup.ts';
 import { runProcess } from '../process.ts';
 import { realRetryDeps, type RetryDeps } from '../retry.ts';
@@ -48,7 +48,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   reporter.redactor.add(credentials.secretAccessKey);
   reporter.redactor.add(credentials.sessionToken);
   reporter.redactor.add(assumed.token);
-  reporter.line(`regauth: assumed ${assumed.assumedRoleArn || inputs.roleArn} as session ${inputs.roleSessionName}, credentials valid until ${credentials.expiration.toISOString().replace(/\.\d+Z$/, 'Z')}`);
+  reporter.line(`regauth: assumed ${assumed.assumedRoleArn || inputs.roleArn} as session ${inputs.roleSessionName}, credentials valid until ${isoSeconds(credentials.expiration)}`);
 
   await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
 

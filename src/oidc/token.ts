@@ -1,4 +1,5 @@
 import { UserError } from '../errors.ts';
+import { isoSeconds } from '../output.ts';
 import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../process.ts';
 import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../retry.ts';
 import { audiences, decodeTokenClaims, isExpiringWithin } from './claims.ts';
@@ -94,7 +95,7 @@ export async function obtainOidcToken(options: ObtainTokenOptions): Promise<Oidc
   const claims = decodeTokenClaims(found.token);
   const aud = audiences(claims)[0] ?? options.env.CIRCLE_ORGANIZATION_ID ?? '';
   if (aud === '') return found;
-  const expiredAt = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : 'an unknown time';
+  const expiredAt = typeof claims.exp === 'number' ? isoSeconds(new Date(claims.exp * 1000)) : 'an unknown time';
   const stale = `${found.source} expired or expires within ${options.minValiditySeconds ?? 60} s (exp ${expiredAt})`;
   try {
     return { token: await mintOidcToken(aud, options), source: 'circleci run oidc get', replaced: `${stale}; minted a fresh token with the same aud` };

@@ -141,7 +141,7 @@ describe.runIf(enabled)('regauth ECR commands: failure classes through the packe
         aws.setProxyEndpoint(ACCOUNT, other.url);
         const result = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE }, context);
         expect(result.exitCode).toBe(1);
-        expect(closingLine(result)).toMatch(new RegExp(`^regauth: ecr-oidc-login: docker login to ${other.host.replace('.', '\\.')} failed: the registry refused the credentials`));
+        expect(closingLine(result)).toMatch(new RegExp(`^regauth: ecr-oidc-login: could not log in to ${other.host.replace('.', '\\.')} as AWS: the registry refused the credentials`));
         expect(result.stdout).not.toContain('retrying');
         expect(`${result.stdout}${result.stderr}`).not.toContain(ECR_PASSWORD);
       } finally {
