@@ -9,11 +9,11 @@ import addFormatsModule from 'ajv-formats';
 /** The repository root: scripts/lib/ is two levels below it. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** CI clones the repository next to shared/, so the schema sits beside the clone. */
+/** The schema the repository carries (vendor/circleci-schema); REGAUTH_CIRCLECI_SCHEMA names another copy. */
 export function schemaPath(env: NodeJS.ProcessEnv = process.env): string {
   const override = env['REGAUTH_CIRCLECI_SCHEMA'];
   if (override !== undefined && override !== '') return path.resolve(override);
-  return path.resolve(repoRoot, '..', 'shared', 'circleci-schema', 'schema.json');
+  return path.join(repoRoot, 'vendor', 'circleci-schema', 'schema.json');
 }
 
 const compiled = new Map<string, ValidateFunction>();
@@ -27,7 +27,7 @@ function validatorFor(file: string): ValidateFunction {
   } catch (error) {
     throw new Error(
       `Could not read the CircleCI schema at ${file}: ${(error as Error).message}; ` +
-        'clone shared/ beside the repository or set REGAUTH_CIRCLECI_SCHEMA',
+        'restore vendor/circleci-schema/schema.json from git or set REGAUTH_CIRCLECI_SCHEMA',
     );
   }
   // The published schema uses union types and vendor keywords (markdownDescription): not strict.

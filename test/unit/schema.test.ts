@@ -48,8 +48,8 @@ describe('validateConfig', () => {
     expect(validateConfig(config)).toEqual([]);
   });
 
-  it('finds the schema beside the clone, or where REGAUTH_CIRCLECI_SCHEMA says', () => {
-    expect(schemaPath({})).toBe(resolve(root, '..', 'shared', 'circleci-schema', 'schema.json'));
+  it('reads the schema the repository carries, or where REGAUTH_CIRCLECI_SCHEMA says', () => {
+    expect(schemaPath({})).toBe(resolve(root, 'vendor', 'circleci-schema', 'schema.json'));
     expect(schemaPath({ REGAUTH_CIRCLECI_SCHEMA: '/x/schema.json' })).toBe('/x/schema.json');
   });
 
