@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      // A secret must never be printed by accident: every line goes through src/output.ts.
+      // A secret must never be printed by accident: every line goes through src/core/output.ts.
       'no-console': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-restricted-syntax': [

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
-import { awsBundleOptions } from '../src/aws/bundle-options.ts';
+import { awsBundleOptions } from '../src/clouds/aws/bundle-options.ts';
 import { orbToYaml, packOrb } from './lib/pack.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +40,7 @@ export async function bundleCommand(command: string): Promise<{ code: string; pa
   const result = await build({
     ...BUNDLE_OPTIONS,
     stdin: {
-      contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'cli.ts'))};\nrunCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });\n`,
+      contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'core', 'cli.ts'))};\nrunCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });\n`,
       resolveDir: root,
       sourcefile: `regauth-${command}.ts`,
       loader: 'ts',

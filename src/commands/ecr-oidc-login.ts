@@ -1,16 +1,16 @@
-import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput } from '../aws/index.ts';
-import { exportProfile } from '../aws-profile.ts';
-import type { CommandMain } from '../cli.ts';
-import { rememberSecretFile } from '../docker.ts';
-import { loginToEcrRegistries } from '../ecr-login.ts';
-import { UserError } from '../errors.ts';
+import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput } from '../clouds/aws/index.ts';
+import { exportProfile } from '../clouds/aws/profile.ts';
+import type { CommandMain } from '../core/cli.ts';
+import { rememberSecretFile } from '../docker/login.ts';
+import { loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
+import { UserError } from '../core/errors.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
-import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../oidc/index.ts';
-import { isoSeconds, seconds, type Reporter } from '../output.ts';
-import { isOnPath } from '../path-lookup.ts';
-import { runProcess } from '../process.ts';
-import { realRetryDeps, type RetryDeps } from '../retry.ts';
+import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
+import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
+import { isOnPath } from '../core/path-lookup.ts';
+import { runProcess } from '../core/process.ts';
+import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 
 /** regauth/ecr-oidc-login: OIDC token → STS AssumeRoleWithWebIdentity → ECR → docker login. */
 export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {

@@ -1,9 +1,9 @@
-import type { CommandMain } from '../cli.ts';
-import { loginWithRetry } from '../docker.ts';
+import type { CommandMain } from '../core/cli.ts';
+import { loginWithRetry } from '../docker/login.ts';
 import { parseLoginInputs } from '../inputs/login.ts';
-import { seconds } from '../output.ts';
-import { runProcess } from '../process.ts';
-import { realRetryDeps, type RetryDeps } from '../retry.ts';
+import { seconds } from '../core/output.ts';
+import { runProcess } from '../core/process.ts';
+import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 
 /** regauth/login: one registry, credentials from two environment variables. */
 export const main: CommandMain = async (env, reporter, retryDeps: RetryDeps = realRetryDeps) => {

@@ -1,8 +1,8 @@
-import type { CommandMain } from '../cli.ts';
-import { assertDockerAvailable, dockerLogout } from '../docker.ts';
-import { dockerConfigDir } from '../docker-config.ts';
+import type { CommandMain } from '../core/cli.ts';
+import { assertDockerAvailable, dockerLogout } from '../docker/login.ts';
+import { dockerConfigDir } from '../docker/config.ts';
 import { parseLogoutInputs } from '../inputs/logout.ts';
-import { runProcess } from '../process.ts';
+import { runProcess } from '../core/process.ts';
 
 /** regauth/logout: leaves no credential regauth wrote behind. */
 export const main: CommandMain = async (env, reporter) => {

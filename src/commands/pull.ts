@@ -1,11 +1,11 @@
-import type { CommandMain } from '../cli.ts';
-import { UserError } from '../errors.ts';
+import type { CommandMain } from '../core/cli.ts';
+import { UserError } from '../core/errors.ts';
 import type { Env } from '../inputs/common.ts';
 import { readPullInputs } from '../inputs/pull.ts';
-import type { Reporter } from '../output.ts';
-import { runProcess, type RunProcess } from '../process.ts';
-import { isDockerHub } from '../reference.ts';
-import { realRetryDeps, type RetryDeps } from '../retry.ts';
+import type { Reporter } from '../core/output.ts';
+import { runProcess, type RunProcess } from '../core/process.ts';
+import { isDockerHub } from '../registry/reference.ts';
+import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { pullDocker } from '../pull/docker.ts';
 import { nodeFetch, type Fetch } from '../pull/http.ts';
 import { readDockerHubBudget } from '../pull/ratelimit.ts';

@@ -1,4 +1,4 @@
-import { InputError } from '../errors.ts';
+import { InputError } from '../core/errors.ts';
 
 /**
  * Shared parameter checks. Parameters arrive as environment variables set by the step's

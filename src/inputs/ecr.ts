@@ -1,5 +1,5 @@
-import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from '../aws/index.ts';
-import { InputError } from '../errors.ts';
+import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from '../clouds/aws/index.ts';
+import { InputError } from '../core/errors.ts';
 import { booleanParameter, type Env, integerParameter, listParameter, secretFromEnvName, stringParameter } from './common.ts';
 
 /** What both ECR commands share. */

@@ -1,5 +1,5 @@
-import { InputError } from '../errors.ts';
-import { ACR_TOKEN_USERNAME, parseRegistryHost, type RegistryTarget } from '../registry-host.ts';
+import { InputError } from '../core/errors.ts';
+import { ACR_TOKEN_USERNAME, parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
 import { type Env, secretFromEnvName, stringParameter } from './common.ts';
 
 export interface LoginInputs {

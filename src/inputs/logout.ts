@@ -1,5 +1,5 @@
-import { InputError } from '../errors.ts';
-import { parseRegistryHost, type RegistryTarget } from '../registry-host.ts';
+import { InputError } from '../core/errors.ts';
+import { parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
 import { type Env, listParameter } from './common.ts';
 
 /** regauth/logout: `registries` empty means every registry regauth logged in to in this job. */

@@ -1,5 +1,5 @@
-import { InputError } from '../errors.ts';
-import { parseMirrorPrefix, parseReference, ReferenceFormatError, type ImageReference } from '../reference.ts';
+import { InputError } from '../core/errors.ts';
+import { parseMirrorPrefix, parseReference, ReferenceFormatError, type ImageReference } from '../registry/reference.ts';
 import { integerParameter, listParameter, stringParameter, type Env } from './common.ts';
 
 /** The regauth/pull parameters, validated before anything runs. Pure. */

@@ -1,6 +1,6 @@
-import { dockerErrorLine } from '../docker-error.ts';
-import { ProcessStartError } from '../process.ts';
-import type { Verdict } from '../retry.ts';
+import { dockerErrorLine } from '../docker/error.ts';
+import { ProcessStartError } from '../core/process.ts';
+import type { Verdict } from '../core/retry.ts';
 
 /**
  * Decides from docker's own words whether a failed pull is worth another attempt. Pure.

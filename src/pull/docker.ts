@@ -1,6 +1,6 @@
-import type { RunProcess } from '../process.ts';
-import { parseReference, repositoryName, type ImageReference } from '../reference.ts';
-import { DockerCommandError } from '../docker-error.ts';
+import type { RunProcess } from '../core/process.ts';
+import { parseReference, repositoryName, type ImageReference } from '../registry/reference.ts';
+import { DockerCommandError } from '../docker/error.ts';
 
 /**
  * The docker CLI calls regauth/pull makes. The environment is passed through unchanged, so

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { getProxyForUrl } from 'proxy-from-env';
-import { proxyAgents } from '../proxy.ts';
+import { proxyAgents } from '../core/proxy.ts';
 
 /** The slice of fetch regauth/pull needs; injectable so tests use fakes. */
 export interface HttpResponse {

@@ -1,4 +1,4 @@
-import type { Redactor } from '../output.ts';
+import type { Redactor } from '../core/output.ts';
 import type { Fetch } from './http.ts';
 import {
   basicAuthorization,

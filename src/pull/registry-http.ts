@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Redactor } from '../output.ts';
+import type { Redactor } from '../core/output.ts';
 import type { Fetch, HttpResponse } from './http.ts';
 
 /**

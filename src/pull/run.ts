@@ -1,5 +1,5 @@
-import { isDockerHub, mirrorReference, ReferenceFormatError, type ImageReference } from '../reference.ts';
-import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../retry.ts';
+import { isDockerHub, mirrorReference, ReferenceFormatError, type ImageReference } from '../registry/reference.ts';
+import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../core/retry.ts';
 import { classifyPullError, type PullVerdict } from './classify.ts';
 import type { PullDocker } from './docker.ts';
 import { mapWithConcurrency } from './pool.ts';

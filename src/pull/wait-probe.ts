@@ -1,6 +1,6 @@
-import type { Redactor } from '../output.ts';
-import { isDockerHub, type ImageReference } from '../reference.ts';
-import { parseRetryAfter } from '../retry.ts';
+import type { Redactor } from '../core/output.ts';
+import { isDockerHub, type ImageReference } from '../registry/reference.ts';
+import { parseRetryAfter } from '../core/retry.ts';
 import type { Fetch, HttpResponse } from './http.ts';
 import { dockerHubRegistryUrl } from './ratelimit.ts';
 import {

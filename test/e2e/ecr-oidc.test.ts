@@ -188,7 +188,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       expect(stsEntries().map((e) => e.status)).toEqual([200]);
     });
 
-    // GAP (src/oidc/token.ts obtainOidcToken + src/commands/ecr-oidc-login.ts): the proactive
+    // GAP (src/job-token/token.ts obtainOidcToken + src/commands/ecr-oidc-login.ts): the proactive
     // re-mint of an expired CIRCLE_OIDC_TOKEN_V2 is silent; the step only names the new source, so
     // a user cannot tell the job token had expired (expected: a line saying so).
     it('says that the job token had expired when it re-mints it', async () => {
@@ -215,7 +215,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
   });
 
   describe('an invalid or expired token without the CLI', () => {
-    // BUG (src/commands/ecr-oidc-login.ts reauth → src/oidc/token.ts mintOidcToken): with no circleci
+    // BUG (src/commands/ecr-oidc-login.ts reauth → src/job-token/token.ts mintOidcToken): with no circleci
     // CLI on PATH, STS's InvalidIdentityToken / ExpiredTokenException still triggers a re-mint, whose
     // "circleci was not found on PATH" failure replaces STS's error: the closing line names the CLI,
     // not the expired/invalid token, and the trust-policy diagnosis is never printed.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOrbUsage } from '../../scripts/lib/review.ts';
 import { validateConfig } from '../../scripts/lib/schema.ts';
 import { readPullInputs } from '../../src/inputs/pull.ts';
-import { isDockerHub, mirrorReference, type ImageReference } from '../../src/reference.ts';
+import { isDockerHub, mirrorReference, type ImageReference } from '../../src/registry/reference.ts';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
 import { startConnectProxy, type Backend, type ConnectProxy } from '../support/connect-proxy.ts';
 import { inspectImage, removeAllImages, startEngine, type Engine } from '../support/engine.ts';

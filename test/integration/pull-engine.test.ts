@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../src/cli.ts';
+import { runCommand } from '../../src/core/cli.ts';
 import { main } from '../../src/commands/pull.ts';
-import { Redactor, Reporter } from '../../src/output.ts';
+import { Redactor, Reporter } from '../../src/core/output.ts';
 import { nodeFetch } from '../../src/pull/http.ts';
 import { readDockerHubBudget } from '../../src/pull/ratelimit.ts';
 import { inspectImage, removeAllImages, startEngine, type Engine } from '../support/engine.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAuthorizationToken, registryHostFromProxyEndpoint } from '../../src/aws/ecr.ts';
+import { decodeAuthorizationToken, registryHostFromProxyEndpoint } from '../../src/clouds/aws/ecr.ts';
 
 describe('ECR authorization data', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAwsError, describeAwsFailure, sanitizeAwsMessage } from '../../src/aws/errors.ts';
+import { classifyAwsError, describeAwsFailure, sanitizeAwsMessage } from '../../src/clouds/aws/errors.ts';
 
 function sdkError(name: string, status: number, message = 'm', extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status }, ...extra });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveRoleSessionName, sanitizeRoleSessionName } from '../../src/aws/session-name.ts';
+import { deriveRoleSessionName, sanitizeRoleSessionName } from '../../src/clouds/aws/session-name.ts';
 
 const VALID = /^[\w+=,.@-]{2,64}$/;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountIdProblem, ecrRegistryHostProblem, parseEcrRegistryHost, parseRoleArn, regionProblem, roleArnProblem } from '../../src/aws/validate.ts';
+import { accountIdProblem, ecrRegistryHostProblem, parseEcrRegistryHost, parseRoleArn, regionProblem, roleArnProblem } from '../../src/clouds/aws/validate.ts';
 
 describe('role ARN', () => {
   it.each([

@@ -11,7 +11,7 @@ import { BUNDLE_OPTIONS, bundleCommand } from '../../scripts/build.ts';
 import { startLocalAws, type LocalAws, type Service } from '../support/aws/index.ts';
 
 /**
- * The AWS size options (src/aws/bundle-options.ts) against what they must not change: the
+ * The AWS size options (src/clouds/aws/bundle-options.ts) against what they must not change: the
  * ECR command bundles stay under their ceilings, and the AWS layer bundled with them behaves
  * like the unbundled source — same results, same error classification for every code the
  * local stack can send, same endpoint hosts across regions, partitions, FIPS and dual-stack.
@@ -28,11 +28,11 @@ const ROLE = 'arn:aws:iam::123456789012:role/ci-pull';
 const STATIC = { accessKeyId: 'AKIAREGAUTHTEST00001', secretAccessKey: 'static/secret/key/for/tests/only', account: '210987654321' };
 
 /**
- * Runs a plan of AWS calls through src/aws, one JSON line per step. The same text runs twice:
+ * Runs a plan of AWS calls through src/clouds/aws, one JSON line per step. The same text runs twice:
  * from source (tsx) and from its bundle. `env` applies to one step only.
  */
 const RUNNER = `
-import { assumeRoleWithWebIdentity, AwsCallError, getEcrAuthorization, getEcrPublicAuthorization } from ${JSON.stringify(join(root, 'src/aws/index.ts'))};
+import { assumeRoleWithWebIdentity, AwsCallError, getEcrAuthorization, getEcrPublicAuthorization } from ${JSON.stringify(join(root, 'src/clouds/aws/index.ts'))};
 
 const retry = { policy: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxServerWaitMs: 1 } };
 

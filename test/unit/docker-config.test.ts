@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { credentialHelperFor, dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig } from '../../src/docker-config.ts';
+import { credentialHelperFor, dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig } from '../../src/docker/config.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'regauth-dc-'));
 

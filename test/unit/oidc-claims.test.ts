@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTokenClaims, describeClaims, isExpiringWithin } from '../../src/oidc/claims.ts';
+import { decodeTokenClaims, describeClaims, isExpiringWithin } from '../../src/job-token/claims.ts';
 
 function jwt(payload: unknown): string {
   const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');

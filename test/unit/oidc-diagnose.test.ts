@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnose } from '../../src/oidc/diagnose.ts';
+import { diagnose } from '../../src/job-token/diagnose.ts';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 const ORG = '11111111-2222-3333-4444-555555555555';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { obtainOidcToken } from '../../src/oidc/token.ts';
-import { ProcessStartError, type ProcessRequest, type ProcessResult } from '../../src/process.ts';
-import type { RetryDeps } from '../../src/retry.ts';
+import { obtainOidcToken } from '../../src/job-token/token.ts';
+import { ProcessStartError, type ProcessRequest, type ProcessResult } from '../../src/core/process.ts';
+import type { RetryDeps } from '../../src/core/retry.ts';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 const noWait: RetryDeps = { sleep: async () => undefined, random: () => 0 };

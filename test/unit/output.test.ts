@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Redactor, Reporter } from '../../src/output.ts';
+import { Redactor, Reporter } from '../../src/core/output.ts';
 
 function capture(): { sink: { write: (t: string) => void }; text: () => string } {
   let text = '';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProcessStartError } from '../../src/process.ts';
-import { DockerCommandError, dockerErrorLine } from '../../src/docker-error.ts';
+import { ProcessStartError } from '../../src/core/process.ts';
+import { DockerCommandError, dockerErrorLine } from '../../src/docker/error.ts';
 import { classifyFailure, classifyPullError, statedWaitMs } from '../../src/pull/classify.ts';
 
 const daemon = (message: string) => `Error response from daemon: ${message}\n`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.ts';
+import { InputError } from '../../src/core/errors.ts';
 import { readPullInputs } from '../../src/inputs/pull.ts';
 
 function inputs(env: Record<string, string>) {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { runCommand } from '../../src/cli.ts';
+import { runCommand } from '../../src/core/cli.ts';
 import { main, type PullMainDeps } from '../../src/commands/pull.ts';
-import { Redactor, Reporter } from '../../src/output.ts';
-import type { ProcessRequest, ProcessResult, RunProcess } from '../../src/process.ts';
+import { Redactor, Reporter } from '../../src/core/output.ts';
+import type { ProcessRequest, ProcessResult, RunProcess } from '../../src/core/process.ts';
 import { digestFromPullOutput, failureOutput, pickRepoDigest } from '../../src/pull/docker.ts';
 import type { Fetch } from '../../src/pull/http.ts';
-import { parseReference } from '../../src/reference.ts';
+import { parseReference } from '../../src/registry/reference.ts';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 
@@ -166,7 +166,7 @@ describe('regauth/pull main', () => {
   });
 
   it('says how to get docker when it is missing', async () => {
-    const { ProcessStartError } = await import('../../src/process.ts');
+    const { ProcessStartError } = await import('../../src/core/process.ts');
     const run: RunProcess = () => Promise.reject(new ProcessStartError('docker', 'ENOENT'));
     const { code, err } = await step({ REGAUTH_IMAGES: 'ghcr.io/a/b:1' }, { runProcess: run, retry: instant });
     expect(code).toBe(1);

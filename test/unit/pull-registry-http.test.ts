@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Redactor } from '../../src/output.ts';
+import { Redactor } from '../../src/core/output.ts';
 import type { Fetch, HttpRequestInit, HttpResponse } from '../../src/pull/http.ts';
 import {
   bearerChallenge,

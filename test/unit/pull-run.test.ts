@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DockerCommandError } from '../../src/docker-error.ts';
+import { DockerCommandError } from '../../src/docker/error.ts';
 import type { PullDocker } from '../../src/pull/docker.ts';
 import { MIRROR_MAX_ATTEMPTS, runPulls, type PullPlan } from '../../src/pull/run.ts';
 import type { PullFailure, PullSuccess } from '../../src/pull/summary.ts';
 import type { WaitProbe } from '../../src/pull/wait-probe.ts';
-import { parseReference, type ImageReference } from '../../src/reference.ts';
+import { parseReference, type ImageReference } from '../../src/registry/reference.ts';
 
 const daemon = (message: string) => `Error response from daemon: ${message}\n`;
 const UNAVAILABLE = daemon('received unexpected HTTP status: 503 Service Unavailable');

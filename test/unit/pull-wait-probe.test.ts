@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Redactor } from '../../src/output.ts';
+import { Redactor } from '../../src/core/output.ts';
 import type { Fetch, HttpRequestInit, HttpResponse } from '../../src/pull/http.ts';
 import { manifestPath, registryBases, registryWaitProbe, statedWait, type WaitProbeOptions } from '../../src/pull/wait-probe.ts';
-import { parseReference } from '../../src/reference.ts';
+import { parseReference } from '../../src/registry/reference.ts';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 const auth = (user: string, pass: string) => Buffer.from(`${user}:${pass}`).toString('base64');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isDockerHub, mirrorReference, parseMirrorPrefix, parseReference, ReferenceFormatError, repositoryName } from '../../src/reference.ts';
+import { isDockerHub, mirrorReference, parseMirrorPrefix, parseReference, ReferenceFormatError, repositoryName } from '../../src/registry/reference.ts';
 
 const DIGEST = `sha256:${'a1'.repeat(32)}`;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRegistryHost } from '../../src/registry-host.ts';
+import { parseRegistryHost } from '../../src/registry/host.ts';
 
 describe('registry hosts', () => {
   it.each(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'https://index.docker.io/v1/', 'DOCKER.IO'])('treats %s as Docker Hub, logged in under its index key', (value) => {

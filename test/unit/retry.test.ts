@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, parseRetryAfter, RetriesExhausted, withRetry, type Verdict } from '../../src/retry.ts';
+import { backoffDelay, parseRetryAfter, RetriesExhausted, withRetry, type Verdict } from '../../src/core/retry.ts';
 
 const policy = { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 8000, maxServerWaitMs: 30_000 };
 

@@ -3,7 +3,7 @@
  * against the local stack. Inputs come from the environment (the token is never on argv);
  * prints only non-secret results.
  */
-import { assumeRoleWithWebIdentity, getEcrAuthorization, getEcrPublicAuthorization } from '../../../src/aws/index.ts';
+import { assumeRoleWithWebIdentity, getEcrAuthorization, getEcrPublicAuthorization } from '../../../src/clouds/aws/index.ts';
 
 async function main(): Promise<void> {
   const env = process.env;

@@ -44,7 +44,7 @@ export function pruneErrorRegistrations(source: string, keep: readonly string[],
   });
   // A changed SDK layout must fail the build, not silently drop a modelled error or leave a dangling reference.
   const missing = keep.filter((name) => !kept.has(name));
-  if (missing.length > 0) throw new Error(`${file}: no schema and registerError for ${missing.join(', ')}; update MODELLED_ERRORS in src/aws/bundle-options.ts`);
+  if (missing.length > 0) throw new Error(`${file}: no schema and registerError for ${missing.join(', ')}; update MODELLED_ERRORS in src/clouds/aws/bundle-options.ts`);
   const dangling = removed.filter((name) => new RegExp(`\\b${name}\\$`).test(pruned));
   if (dangling.length > 0) throw new Error(`${file}: ${dangling.join(', ')} still referenced after pruning`);
   return pruned;
@@ -130,7 +130,7 @@ export const UNBUNDLED_ENDPOINT_FUNCTIONS = ['coalesce', 'ite', 'not', 'parseURL
 /** Fails when a client's endpoint rule set (bdd.js or ruleset.js) calls a stubbed function. */
 export function checkRuleSet(source: string, file: string): string {
   const used = UNBUNDLED_ENDPOINT_FUNCTIONS.filter((name) => source.includes(`"${name}"`));
-  if (used.length > 0) throw new Error(`${file}: the endpoint rule set calls ${used.join(', ')}, stubbed in src/aws/bundle-options.ts`);
+  if (used.length > 0) throw new Error(`${file}: the endpoint rule set calls ${used.join(', ')}, stubbed in src/clouds/aws/bundle-options.ts`);
   return source;
 }
 
@@ -170,7 +170,7 @@ const sdkTrim: Plugin = {
     build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/ }, async (args) => {
       const client = /[\\/]@aws-sdk[\\/](client-[^\\/]+)[\\/]/.exec(args.path)?.[1] ?? '';
       const keep = MODELLED_ERRORS[client];
-      if (!keep) throw new Error(`${args.path}: no MODELLED_ERRORS entry for @aws-sdk/${client} in src/aws/bundle-options.ts`);
+      if (!keep) throw new Error(`${args.path}: no MODELLED_ERRORS entry for @aws-sdk/${client} in src/clouds/aws/bundle-options.ts`);
       return { contents: pruneErrorRegistrations(await readFile(args.path, 'utf8'), keep, args.path), loader: 'js' };
     });
     build.onLoad({ filter: inPackage('@aws-sdk/core', 'submodules/client/util-endpoints/lib/aws/partitions.js') }, async (args) => ({

@@ -1,4 +1,4 @@
-import { UserError } from '../errors.ts';
+import { UserError } from '../core/errors.ts';
 
 /** The non-secret claims of a web identity token; the token itself is the secret. */
 export interface TokenClaims {

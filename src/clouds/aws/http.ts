@@ -1,6 +1,6 @@
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { getProxyForUrl } from 'proxy-from-env';
-import { proxyAgents } from '../proxy.ts';
+import { proxyAgents } from '../../core/proxy.ts';
 
 type HandleArgs = Parameters<NodeHttpHandler['handle']>;
 

@@ -2,7 +2,7 @@ import { ProxyAwareHttpHandler } from './http.ts';
 
 /**
  * What every regauth SDK client shares: the region (the SDK resolves endpoints, FIPS,
- * dual-stack and AWS_ENDPOINT_URL* itself), no SDK retries (src/retry.ts retries), and a
+ * dual-stack and AWS_ENDPOINT_URL* itself), no SDK retries (src/core/retry.ts retries), and a
  * handler that honours HTTPS_PROXY / NO_PROXY.
  */
 export function sdkClientConfig(region: string): { region: string; maxAttempts: number; retryMode: 'standard'; requestHandler: ProxyAwareHttpHandler } {

@@ -1,7 +1,7 @@
-import { UserError } from '../errors.ts';
-import { isoSeconds } from '../output.ts';
-import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../process.ts';
-import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../retry.ts';
+import { UserError } from '../core/errors.ts';
+import { isoSeconds } from '../core/output.ts';
+import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../core/process.ts';
+import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../core/retry.ts';
 import { audiences, decodeTokenClaims, isExpiringWithin } from './claims.ts';
 
 export type TokenSource = 'CIRCLE_OIDC_TOKEN_V2' | 'CIRCLE_OIDC_TOKEN' | 'circleci run oidc get';

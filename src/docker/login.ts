@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DockerCommandError, dockerErrorLine } from './docker-error.ts';
-import { UserError } from './errors.ts';
-import { isOnPath } from './path-lookup.ts';
+import { DockerCommandError, dockerErrorLine } from './error.ts';
+import { UserError } from '../core/errors.ts';
+import { isOnPath } from '../core/path-lookup.ts';
 import {
   credentialHelperFor,
   dockerConfigDir,
@@ -13,11 +13,11 @@ import {
   writeState,
   type LockDeps,
   type LoginRecord,
-} from './docker-config.ts';
-import type { Env } from './inputs/common.ts';
-import type { RunProcess } from './process.ts';
-import type { RegistryTarget } from './registry-host.ts';
-import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from './retry.ts';
+} from './config.ts';
+import type { Env } from '../inputs/common.ts';
+import type { RunProcess } from '../core/process.ts';
+import type { RegistryTarget } from '../registry/host.ts';
+import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from '../core/retry.ts';
 
 /** docker login / logout through the one process wrapper; the password goes on stdin only. */
 export interface DockerDeps {

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { AwsCredentials } from './aws/index.ts';
-import type { Env } from './inputs/common.ts';
+import type { AwsCredentials } from './index.ts';
+import type { Env } from '../../inputs/common.ts';
 
 /**
  * export_credentials: the temporary keys go into an AWS profile of regauth's own (credentials and

@@ -1,5 +1,5 @@
-import { UserError } from '../errors.ts';
-import { parseRetryAfter, type Verdict } from '../retry.ts';
+import { UserError } from '../../core/errors.ts';
+import { parseRetryAfter, type Verdict } from '../../core/retry.ts';
 
 /**
  * Pure classification of what an AWS call threw: retry it, get a new web identity token

@@ -1,10 +1,10 @@
-import { getEcrAuthorization, getEcrPublicAuthorization, type AwsCredentials, type AwsRetryOptions, type RegistryLogin } from './aws/index.ts';
-import { loginWithRetry, type DockerDeps } from './docker.ts';
-import { UserError } from './errors.ts';
-import type { EcrTargetInputs } from './inputs/ecr.ts';
-import { isoSeconds, seconds, type Reporter } from './output.ts';
-import { parseRegistryHost } from './registry-host.ts';
-import type { RetryDeps } from './retry.ts';
+import { getEcrAuthorization, getEcrPublicAuthorization, type AwsCredentials, type AwsRetryOptions, type RegistryLogin } from './index.ts';
+import { loginWithRetry, type DockerDeps } from '../../docker/login.ts';
+import { UserError } from '../../core/errors.ts';
+import type { EcrTargetInputs } from '../../inputs/ecr.ts';
+import { isoSeconds, seconds, type Reporter } from '../../core/output.ts';
+import { parseRegistryHost } from '../../registry/host.ts';
+import type { RetryDeps } from '../../core/retry.ts';
 
 /**
  * After credentials exist (from STS or static keys): one ECR authorization token per account's

@@ -1,4 +1,4 @@
-import { parseRoleArn } from '../aws/validate.ts';
+import { parseRoleArn } from '../clouds/aws/validate.ts';
 import { audiences, describeClaims, type TokenClaims } from './claims.ts';
 
 /** Issuer URL without scheme: how IAM names the provider and prefixes condition keys. */

@@ -1,4 +1,4 @@
-import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from '../retry.ts';
+import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from '../../core/retry.ts';
 import { AwsCallError, classifyAwsError, sanitizeAwsMessage, toVerdict, type AwsOperation } from './errors.ts';
 
 /** How an AWS call is retried; the SDK's own retries are off (maxAttempts 1). */

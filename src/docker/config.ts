@@ -1,8 +1,8 @@
 import { constants, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from './errors.ts';
-import type { Env } from './inputs/common.ts';
+import { UserError } from '../core/errors.ts';
+import type { Env } from '../inputs/common.ts';
 
 /**
  * The docker client config directory and regauth's own bookkeeping inside it: a lock that
