@@ -6,7 +6,7 @@
  * esbuild and brotli are deterministic and nothing here reads the clock.
  */
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -158,18 +158,26 @@ export async function buildRelease(): Promise<Release> {
 /** Writes the generated scripts and dist/: orb.yml, sbom.cdx.json, THIRD_PARTY.txt, readable/<command>.js(.map). */
 export function writeRelease(release: Release): void {
   mkdirSync(generatedDir, { recursive: true });
-  for (const { command, script } of release.commands) writeFileSync(join(generatedDir, `${command}.sh`), script);
-  mkdirSync(distDir, { recursive: true });
-  writeFileSync(join(distDir, 'orb.yml'), release.orbYaml);
-  writeFileSync(join(distDir, 'sbom.cdx.json'), release.sbom);
-  writeFileSync(join(distDir, 'THIRD_PARTY.txt'), release.thirdParty);
-  // A command that no longer exists leaves no readable file behind.
-  rmSync(readableDir, { recursive: true, force: true });
+  for (const { command, script } of release.commands) writeAtomically(join(generatedDir, `${command}.sh`), script);
   mkdirSync(readableDir, { recursive: true });
+  writeAtomically(join(distDir, 'orb.yml'), release.orbYaml);
+  writeAtomically(join(distDir, 'sbom.cdx.json'), release.sbom);
+  writeAtomically(join(distDir, 'THIRD_PARTY.txt'), release.thirdParty);
+  const current = new Set<string>();
   for (const { command, readable } of release.commands) {
-    writeFileSync(join(readableDir, `${command}.js`), readable.code);
-    writeFileSync(join(readableDir, `${command}.js.map`), readable.map);
+    writeAtomically(join(readableDir, `${command}.js`), readable.code);
+    writeAtomically(join(readableDir, `${command}.js.map`), readable.map);
+    current.add(`${command}.js`).add(`${command}.js.map`);
   }
+  // A command that no longer exists leaves no readable file behind.
+  for (const file of readdirSync(readableDir)) if (!current.has(file)) rmSync(join(readableDir, file), { force: true });
+}
+
+/** Tests read dist/ while another rebuilds it: a reader sees the old file or the new one, never half of one. */
+function writeAtomically(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
 }
 
 /** dist/readable/<command>.js, relative to the repository root. */

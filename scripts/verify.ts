@@ -10,12 +10,21 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { buildRelease, readablePath, writeRelease } from './build.ts';
+import { buildRelease, readablePath, writeRelease, type Release } from './build.ts';
 import { compareOrbs, verdictLine } from './lib/orb-diff.ts';
 
 const USAGE = 'usage: npm run verify -- FILE [--readable]   (FILE: the published orb, e.g. from `circleci orb source org/regauth@X.Y.Z`)';
 
-export async function verify(args: readonly string[], print: (line: string) => void): Promise<number> {
+export interface VerifyDeps {
+  /** Builds the orb from the checkout (tests hand in one build for several checks). */
+  readonly build: () => Promise<Release>;
+  /** Writes the build to dist/, so the readable bundles named exist. */
+  readonly write: (release: Release) => void;
+}
+
+const DEFAULT_DEPS: VerifyDeps = { build: buildRelease, write: writeRelease };
+
+export async function verify(args: readonly string[], print: (line: string) => void, deps: VerifyDeps = DEFAULT_DEPS): Promise<number> {
   const readable = args.includes('--readable');
   const files = args.filter((arg) => arg !== '--readable');
   if (files.length !== 1 || files[0]?.startsWith('-')) {
@@ -30,8 +39,8 @@ export async function verify(args: readonly string[], print: (line: string) => v
     print(`verify: cannot read ${file} as YAML: ${(error as Error).message}`);
     return 2;
   }
-  const release = await buildRelease();
-  writeRelease(release);
+  const release = await deps.build();
+  deps.write(release);
   const verdicts = compareOrbs(parse(release.orbYaml), published);
   for (const verdict of verdicts) {
     print(verdictLine(verdict, readable && verdict.command !== undefined ? readablePath(verdict.command) : undefined));
