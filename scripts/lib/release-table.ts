@@ -60,8 +60,14 @@ export function replaceChangelogTable(text: string, version: string, table: stri
   const entry = changelogEntry(text, version);
   if (!entry) throw new Error(`CHANGELOG.md has no entry "## [${version}]" (the version in package.json)`);
   const [start, end] = entry;
-  return text.slice(0, start) + replaceTable(text.slice(start, end), table, `CHANGELOG.md's entry for ${version}`) + text.slice(end);
+  let section = text.slice(start, end);
+  // A new version's entry gets the block on first run, at its end.
+  if (tableIn(section) === undefined) section = `${section.trimEnd()}\n\n${BUNDLES_HEADING}\n\n${TABLE_START}\n${TABLE_END}\n\n`;
+  return text.slice(0, start) + replaceTable(section, table, `CHANGELOG.md's entry for ${version}`) + text.slice(end);
 }
+
+/** The heading release-tables gives the block in an entry that has none yet. */
+export const BUNDLES_HEADING = '### Bundles';
 
 /** The table of the CHANGELOG entry for `version`, or undefined. */
 export function changelogTable(text: string, version: string): string | undefined {

@@ -64,5 +64,10 @@ describe('release tables', () => {
     expect(changelogTable(updated, '2.0.0')).toBe(table);
     expect(changelogTable(updated, '1.0.0')).toBe('kept');
     expect(() => replaceChangelogTable(changelog, '3.0.0', table)).toThrow(/no entry "## \[3\.0\.0\]"/);
+    // A new entry without the block gets one at its end, before the next entry.
+    const fresh = replaceChangelogTable(`## [2.1.0] - Unreleased\n\n### Fixed\n\n- a\n\n${changelog.slice(changelog.indexOf('## [2.0.0]'))}`, '2.1.0', table);
+    expect(changelogTable(fresh, '2.1.0')).toBe(table);
+    expect(fresh).toMatch(/- a\n\n### Bundles\n\n<!-- release-table:start -->\n[\s\S]*<!-- release-table:end -->\n\n## \[2\.0\.0\]/);
+    expect(changelogTable(fresh, '2.0.0')).toBe('');
   });
 });
