@@ -1,20 +1,25 @@
 /**
  * npm run build: one esbuild bundle per orb command, each wrapped in the bash launcher as
- * orb/scripts/generated/<command>.sh, then orb/ packed into dist/orb.yml. Same commit in, same
- * bytes out: esbuild and brotli are deterministic and nothing here reads the clock.
+ * orb/scripts/generated/<command>.sh, then orb/ packed into dist/orb.yml; beside it the SBOM
+ * (dist/sbom.cdx.json, from esbuild's metafile), THIRD_PARTY.txt and each command's unminified
+ * bundle with its source map (dist/readable/, not shipped). Same commit in, same bytes out:
+ * esbuild and brotli are deterministic and nothing here reads the clock.
  */
 import { build } from 'esbuild';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brotliCompressSync, constants } from 'node:zlib';
+import { parse } from 'yaml';
 import { awsBundleOptions } from '../src/clouds/aws/bundle-options.ts';
 import { orbToYaml, packOrb } from './lib/pack.ts';
+import { encodePayload, sha256 } from './lib/payload.ts';
+import { bundledPackageDirs, describePackages, sbomJson, thirdPartyText, type BundledPackage } from './lib/sbom.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const orbDir = join(root, 'orb');
 const generatedDir = join(orbDir, 'scripts', 'generated');
+const distDir = join(root, 'dist');
+const readableDir = join(distDir, 'readable');
 export const MIN_NODE_MAJOR = 20;
 /** Linux's MAX_ARG_STRLEN: one argument or environment string. */
 export const ARGUMENT_LIMIT = 128 * 1024;
@@ -35,39 +40,51 @@ export const BUNDLE_OPTIONS = {
   metafile: true,
 } as const;
 
-export async function bundleCommand(command: string): Promise<{ code: string; packages: Map<string, string> }> {
+/** The entry esbuild bundles for a command: its main, run by the shared command runner. */
+function commandEntry(command: string) {
   const entry = join(root, 'src', 'commands', `${command}.ts`);
+  return {
+    contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'core', 'cli.ts'))};\nrunCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });\n`,
+    resolveDir: root,
+    sourcefile: `regauth-${command}.ts`,
+    loader: 'ts' as const,
+  };
+}
+
+/** The minified bundle a command's run step carries, and the package directories (lockfile keys) esbuild put into it. */
+export async function bundleCommand(command: string): Promise<{ code: string; packageDirs: string[] }> {
+  const result = await build({ ...BUNDLE_OPTIONS, absWorkingDir: root, stdin: commandEntry(command), write: false, logLevel: 'warning' });
+  const output = result.outputFiles[0];
+  const meta = Object.values(result.metafile.outputs)[0];
+  if (!output || !meta) throw new Error(`esbuild produced nothing for ${command}`);
+  return { code: output.text, packageDirs: bundledPackageDirs(meta) };
+}
+
+/**
+ * The same bundle for a reader: the same inputs and settings with minify off, and a source map
+ * (sources relative to dist/readable/, with their text) so each line leads back to its file.
+ */
+export async function bundleReadable(command: string): Promise<{ code: string; map: string; packageDirs: string[] }> {
   const result = await build({
     ...BUNDLE_OPTIONS,
-    stdin: {
-      contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'core', 'cli.ts'))};\nrunCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });\n`,
-      resolveDir: root,
-      sourcefile: `regauth-${command}.ts`,
-      loader: 'ts',
-    },
+    minify: false,
+    sourcemap: 'linked',
+    absWorkingDir: root,
+    stdin: commandEntry(command),
+    outfile: join(readableDir, `${command}.js`),
     write: false,
     logLevel: 'warning',
   });
-  const output = result.outputFiles[0];
-  if (!output) throw new Error(`esbuild produced nothing for ${command}`);
-  const packages = new Map<string, string>();
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-    if (match?.[1] && !packages.has(match[1])) packages.set(match[1], packageLicense(match[1]));
-  }
-  return { code: output.text, packages };
-}
-
-function packageLicense(name: string): string {
-  const manifest = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version?: string; license?: string };
-  return `${name}@${manifest.version ?? '?'} (${manifest.license ?? 'see package'})`;
+  const code = result.outputFiles.find((file) => file.path.endsWith('.js'))?.text;
+  const map = result.outputFiles.find((file) => file.path.endsWith('.js.map'))?.text;
+  const meta = result.metafile.outputs[relative(root, join(readableDir, `${command}.js`))];
+  if (code === undefined || map === undefined || !meta) throw new Error(`esbuild produced no readable bundle for ${command}`);
+  return { code, map, packageDirs: bundledPackageDirs(meta) };
 }
 
 export function wrapInLauncher(command: string, code: string, version: string): string {
-  const payload = brotliCompressSync(Buffer.from(code), {
-    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: code.length },
-  }).toString('base64');
-  const digest = createHash('sha256').update(code).digest('hex');
+  const payload = encodePayload(code);
+  const digest = sha256(code);
   const launcher = readFileSync(join(orbDir, 'scripts', 'launcher.sh'), 'utf8');
   return [
     '#!/usr/bin/env bash',
@@ -87,29 +104,96 @@ export function orbCommands(): string[] {
     .sort();
 }
 
-async function main(): Promise<void> {
-  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  mkdirSync(generatedDir, { recursive: true });
-  const thirdParty = new Map<string, string>();
-  const rows: string[] = [];
+export interface CommandBuild {
+  readonly command: string;
+  /** The minified bundle the run step carries. */
+  readonly code: string;
+  /** orb/scripts/generated/<command>.sh: the launcher with the payload. */
+  readonly script: string;
+  readonly readable: { readonly code: string; readonly map: string };
+}
+
+export interface Release {
+  readonly version: string;
+  readonly commands: readonly CommandBuild[];
+  readonly orbYaml: string;
+  readonly packages: readonly BundledPackage[];
+  readonly sbom: string;
+  readonly thirdParty: string;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Everything `npm run build` writes, built in memory from the checkout. */
+export async function buildRelease(): Promise<Release> {
+  const version = packageVersion();
+  const commands: CommandBuild[] = [];
+  const usage = new Map<string, string[]>();
   for (const command of orbCommands()) {
     if (!existsSync(join(root, 'src', 'commands', `${command}.ts`))) throw new Error(`orb/commands/${command}.yml has no src/commands/${command}.ts`);
-    const { code, packages } = await bundleCommand(command);
-    for (const [name, line] of packages) thirdParty.set(name, line);
-    const script = wrapInLauncher(command, code, version);
-    writeFileSync(join(generatedDir, `${command}.sh`), script);
-    rows.push(`${command.padEnd(16)} bundle ${kib(code.length).padStart(9)}  run step ${kib(Buffer.byteLength(script)).padStart(9)}`);
+    const [{ code, packageDirs }, readable] = await Promise.all([bundleCommand(command), bundleReadable(command)]);
+    if (readable.packageDirs.join() !== packageDirs.join()) throw new Error(`the readable bundle of ${command} has other packages than its minified one`);
+    for (const dir of packageDirs) usage.set(dir, [...(usage.get(dir) ?? []), command]);
+    commands.push({ command, code, script: wrapInLauncher(command, code, version), readable: { code: readable.code, map: readable.map } });
   }
-  const orb = packOrb(orbDir);
-  const yamlText = orbToYaml(orb);
-  mkdirSync(join(root, 'dist'), { recursive: true });
-  writeFileSync(join(root, 'dist', 'orb.yml'), yamlText);
-  writeFileSync(join(root, 'dist', 'THIRD_PARTY.txt'), `Packages bundled into dist/orb.yml:\n${[...thirdParty.values()].sort().join('\n')}\n`);
+  const scripts = new Map(commands.map((c) => [`scripts/generated/${c.command}.sh`, c.script]));
+  const orb = packOrb(orbDir, (path) => scripts.get(path) ?? readFileSync(join(orbDir, path), 'utf8'));
   for (const [command, size] of runStepSizes(orb)) {
     if (size >= ARGUMENT_LIMIT) throw new Error(`a run step of ${command} is ${size} bytes; it must stay under ${ARGUMENT_LIMIT} (one argument on Linux)`);
   }
-  console.log(rows.join('\n'));
-  console.log(`dist/orb.yml ${kib(Buffer.byteLength(yamlText))} (sha256 ${createHash('sha256').update(yamlText).digest('hex')})`);
+  const packages = describePackages(root, usage);
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; license: string };
+  return {
+    version,
+    commands,
+    orbYaml: orbToYaml(orb),
+    packages,
+    sbom: sbomJson(packages, { name: manifest.name, version, license: manifest.license }),
+    thirdParty: thirdPartyText(packages),
+  };
+}
+
+/** Writes the generated scripts and dist/: orb.yml, sbom.cdx.json, THIRD_PARTY.txt, readable/<command>.js(.map). */
+export function writeRelease(release: Release): void {
+  mkdirSync(generatedDir, { recursive: true });
+  for (const { command, script } of release.commands) writeAtomically(join(generatedDir, `${command}.sh`), script);
+  mkdirSync(readableDir, { recursive: true });
+  writeAtomically(join(distDir, 'orb.yml'), release.orbYaml);
+  writeAtomically(join(distDir, 'sbom.cdx.json'), release.sbom);
+  writeAtomically(join(distDir, 'THIRD_PARTY.txt'), release.thirdParty);
+  const current = new Set<string>();
+  for (const { command, readable } of release.commands) {
+    writeAtomically(join(readableDir, `${command}.js`), readable.code);
+    writeAtomically(join(readableDir, `${command}.js.map`), readable.map);
+    current.add(`${command}.js`).add(`${command}.js.map`);
+  }
+  // A command that no longer exists leaves no readable file behind.
+  for (const file of readdirSync(readableDir)) if (!current.has(file)) rmSync(join(readableDir, file), { force: true });
+}
+
+/** Tests read dist/ while another rebuilds it: a reader sees the old file or the new one, never half of one. */
+function writeAtomically(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+}
+
+/** dist/readable/<command>.js, relative to the repository root. */
+export function readablePath(command: string): string {
+  return relative(root, join(readableDir, `${command}.js`));
+}
+
+async function main(): Promise<void> {
+  const release = await buildRelease();
+  writeRelease(release);
+  const sizes = runStepSizes(parse(release.orbYaml) as Record<string, unknown>);
+  for (const { command, code } of release.commands) {
+    console.log(`${command.padEnd(16)} bundle ${kib(code.length).padStart(9)}  run step ${kib(sizes.get(command) ?? 0).padStart(9)}`);
+  }
+  console.log(`dist/orb.yml ${kib(Buffer.byteLength(release.orbYaml))} (sha256 ${sha256(release.orbYaml)})`);
+  console.log(`dist/sbom.cdx.json: ${release.packages.length} packages; dist/readable/: ${release.commands.length} readable bundles with source maps`);
 }
 
 /** The largest run-step command of each orb command, in bytes. */

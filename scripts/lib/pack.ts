@@ -8,7 +8,7 @@ import { parse, stringify } from 'yaml';
  * `<<include(path)>>` is replaced by that file's text with every `<<` escaped as `\<<`, so CircleCI
  * never reads included text as a parameter reference.
  */
-export function packOrb(sourceDir: string): Record<string, unknown> {
+export function packOrb(sourceDir: string, readInclude: (path: string) => string = (path) => readFileSync(join(sourceDir, path), 'utf8')): Record<string, unknown> {
   const root = readYaml(join(sourceDir, '@orb.yml'));
   if (root === null || typeof root !== 'object' || Array.isArray(root)) throw new Error(`${sourceDir}/@orb.yml must hold a mapping`);
   const packed: Record<string, unknown> = { ...(root as Record<string, unknown>) };
@@ -21,20 +21,21 @@ export function packOrb(sourceDir: string): Record<string, unknown> {
     for (const file of files) section[basename(file, extname(file))] = readYaml(join(folder, file));
     packed[entry] = section;
   }
-  return resolveIncludes(packed, sourceDir) as Record<string, unknown>;
+  return resolveIncludes(packed, readInclude) as Record<string, unknown>;
 }
 
 const INCLUDE = /^<<\s*include\(([^)]+)\)\s*>>$/;
 
-function resolveIncludes(node: unknown, sourceDir: string): unknown {
+/** `readInclude` gets the include's path relative to the orb folder (the build hands over scripts it has not written yet). */
+function resolveIncludes(node: unknown, readInclude: (path: string) => string): unknown {
   if (typeof node === 'string') {
     const match = INCLUDE.exec(node.trim());
     if (!match?.[1]) return node;
-    return escapeIncluded(readFileSync(join(sourceDir, match[1].trim()), 'utf8'));
+    return escapeIncluded(readInclude(match[1].trim()));
   }
-  if (Array.isArray(node)) return node.map((item) => resolveIncludes(item, sourceDir));
+  if (Array.isArray(node)) return node.map((item) => resolveIncludes(item, readInclude));
   if (node !== null && typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, resolveIncludes(value, sourceDir)]));
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, resolveIncludes(value, readInclude)]));
   }
   return node;
 }

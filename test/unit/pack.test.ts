@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { escapeIncluded, orbToYaml, packOrb } from '../../scripts/lib/pack.ts';
-import { ARGUMENT_LIMIT, runStepSizes } from '../../scripts/build.ts';
+import { ARGUMENT_LIMIT, orbCommands, runStepSizes } from '../../scripts/build.ts';
 import { loadOrb } from '../support/step-runner.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -56,12 +56,17 @@ describe('the orb packer', () => {
 });
 
 describe('npm run build', () => {
-  it('writes the same dist/orb.yml byte for byte when run twice', () => {
-    const hash = () => createHash('sha256').update(readFileSync(join(root, 'dist', 'orb.yml'))).digest('hex');
+  it('writes the same dist/ byte for byte when run twice (orb, SBOM, readable bundles and maps)', () => {
+    const hashes = () => {
+      const files = (readdirSync(join(root, 'dist'), { recursive: true }) as string[]).filter((f) => statSync(join(root, 'dist', f)).isFile()).sort();
+      return Object.fromEntries(files.map((f) => [f, createHash('sha256').update(readFileSync(join(root, 'dist', f))).digest('hex')]));
+    };
     execFileSync('node', ['--import', 'tsx', 'scripts/build.ts'], { cwd: root, stdio: 'pipe' });
-    const first = hash();
+    const first = hashes();
+    const readable = orbCommands().flatMap((command) => [join('readable', `${command}.js`), join('readable', `${command}.js.map`)]);
+    expect(Object.keys(first)).toEqual(['THIRD_PARTY.txt', 'orb.yml', ...readable, 'sbom.cdx.json'].sort());
     execFileSync('node', ['--import', 'tsx', 'scripts/build.ts'], { cwd: root, stdio: 'pipe' });
-    expect(hash()).toBe(first);
+    expect(hashes()).toEqual(first);
   });
 
   it('keeps every run step under the 128 KiB limit of one argument', () => {
