@@ -51,8 +51,9 @@ export function stsTokenUrl(endpoints: GoogleEndpoints): string {
   return `${endpoints.sts}v1/token`;
 }
 
+/** The e-mail goes in as gcloud writes it (`@` unescaped); inputs allow only [a-z0-9._@-] in it. */
 export function generateAccessTokenUrl(endpoints: GoogleEndpoints, serviceAccount: string): string {
-  return `${endpoints.iamCredentials}v1/projects/-/serviceAccounts/${encodeURIComponent(serviceAccount)}:generateAccessToken`;
+  return `${endpoints.iamCredentials}v1/projects/-/serviceAccounts/${encodeURIComponent(serviceAccount).replace('%40', '@')}:generateAccessToken`;
 }
 
 export async function mintGoogleAccessToken(settings: GoogleMintSettings, jobToken: string, deps: GoogleMintDeps = {}): Promise<GoogleAccessToken> {
