@@ -145,7 +145,7 @@ describe('local Google, seen by google-auth-library (and gcloud where installed)
       const unknown = await mintGoogleAccessToken({ ...settings(''), workloadIdentityProvider: `projects/${google.projectNumber}/locations/global/workloadIdentityPools/nope-pool/providers/nope` }, await google.mintToken(), noRetry).catch((e: unknown) => e);
       expect((unknown as GoogleCallError).code).toBe('invalid_target');
     } finally {
-      google.setProvider({ attributeMapping: { 'google.subject': "assertion['oidc.circleci.com/project-id']", 'attribute.project': "assertion['oidc.circleci.com/project-id']" }, attributeCondition: undefined as unknown as string });
+      google.setProvider({ attributeMapping: { 'google.subject': "assertion['oidc.circleci.com/project-id']", 'attribute.project': "assertion['oidc.circleci.com/project-id']" }, attributeCondition: undefined });
     }
   });
 

@@ -15,7 +15,7 @@ export interface ProviderConfig {
   allowedAudiences: readonly string[];
   /** google.subject and attribute.* → CEL value expression. */
   attributeMapping: Readonly<Record<string, string>>;
-  attributeCondition?: string;
+  attributeCondition?: string | undefined;
   disabled?: boolean;
 }
 

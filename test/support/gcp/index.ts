@@ -72,6 +72,8 @@ export interface LocalGoogle {
   setLifetimes(lifetimes: { federatedSeconds?: number; accessSeconds?: number | undefined }): void;
   /** A live token this Google issued, or undefined (unknown or expired). */
   verifyAccessToken(token: string): IssuedToken | undefined;
+  /** Every token issued so far (the tests' canaries: none may appear in output, argv or $BASH_ENV). */
+  issuedTokens(): { token: string; kind: IssuedToken['kind'] }[];
   /**
    * Token-server hooks for a registry standing in for Artifact Registry: `oauth2accesstoken` with
    * a live access token logs in; pulls need one of `readers` (members holding
@@ -214,6 +216,7 @@ export async function startLocalGoogle(options: LocalGoogleOptions = {}): Promis
       else state.accessLifetimeOverrideSeconds = accessSeconds;
     },
     verifyAccessToken,
+    issuedTokens: () => [...state.tokens].map(([token, issued]) => ({ token, kind: issued.kind })),
     registryAuth: (readers) => {
       const subjects = new Map<string, IssuedToken>();
       return {
