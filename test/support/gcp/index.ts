@@ -16,6 +16,8 @@ export type { MintOptions, Issuer } from '../aws/issuer.ts';
  */
 export interface LocalGoogleOptions {
   orgId?: string;
+  /** Trust an existing CircleCI issuer (e.g. the local AWS's), as one org's token serves both clouds; default: an issuer of its own. */
+  issuer?: Issuer;
   projectNumber?: string;
   pool?: string;
   provider?: string;
@@ -93,7 +95,7 @@ export interface LocalGoogle {
 const GENERATE = /^\/v1\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
 
 export async function startLocalGoogle(options: LocalGoogleOptions = {}): Promise<LocalGoogle> {
-  const orgId = options.orgId ?? randomUUID();
+  const orgId = options.issuer?.orgId ?? options.orgId ?? randomUUID();
   const projectNumber = options.projectNumber ?? '123456789012';
   const pool = options.pool ?? 'circleci';
   const providerId = options.provider ?? 'acme-org';
@@ -167,7 +169,7 @@ export async function startLocalGoogle(options: LocalGoogleOptions = {}): Promis
   const issuerListener = await listenLoopback(listener);
   const stsListener = await listenLoopback(listener);
   const iamListener = await listenLoopback(listener);
-  const issuer = await createIssuer(issuerListener.url, orgId, now);
+  const issuer = options.issuer ?? (await createIssuer(issuerListener.url, orgId, now));
   const provider: ProviderConfig = {
     projectNumber,
     pool,
