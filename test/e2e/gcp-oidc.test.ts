@@ -177,6 +177,25 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
     expectNoSecretOutside(context, [result.stdout, result.stderr]);
   });
 
+  it('mints a token with the audience through `circleci run oidc get --claims` when audience is set', async () => {
+    const AUD = 'gcp-custom-audience';
+    google.setProvider({ allowedAudiences: [google.orgId, AUD], attributeCondition: undefined });
+    try {
+      const minted = await google.mintToken({ aud: AUD });
+      shims.setOidcToken(minted);
+      const context = await job();
+      const result = await login(context, { audience: AUD });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(shims.invocations().filter((i) => i.tool === 'circleci').map((i) => i.argv)).toEqual([['run', 'oidc', 'get', '--claims', JSON.stringify({ aud: AUD })]]);
+      expect(result.stdout).toContain(`regauth: OIDC token from circleci run oidc get: iss=${google.issuer.url} aud=${AUD} `);
+      expect(requests()).toEqual([1, 1]);
+      expect(`${result.stdout}${result.stderr}`).not.toContain(minted);
+    } finally {
+      shims.setOidcToken(undefined);
+      google.setProvider({ allowedAudiences: [google.orgId], attributeCondition: `assertion.aud == '${google.orgId}'` });
+    }
+  });
+
   describe('errors: transient ones are retried, permanent ones fail after exactly one request', () => {
     it.each([
       ['sts', '429', [3, 1]],
