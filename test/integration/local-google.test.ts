@@ -111,6 +111,19 @@ describe('local Google, seen by google-auth-library (and gcloud where installed)
     ]);
   });
 
+  it("regauth's mint ends a request Google never answers at its deadline and retries it", async () => {
+    google.failNext('sts', 1, 'hang');
+    const retried: string[] = [];
+    const minted = await mintGoogleAccessToken(settings(), await google.mintToken(), {
+      timeoutMs: 300,
+      retryDeps: { sleep: async () => undefined, random: () => 0 },
+      onRetry: (_op, attempt, verdict) => retried.push(`${attempt} ${verdict.reason}`),
+    });
+    expect(minted.kind).toBe('impersonated');
+    expect(google.count('sts')).toBe(2);
+    expect(retried).toEqual([expect.stringMatching(/^1 ETIMEDOUT: no answer from 127\.0\.0\.1:\d+ within 0\.3 s$/)]);
+  });
+
   it('answers JSON token-exchange bodies as Google does', async () => {
     const response = await fetch(`${google.urls.sts}v1/token`, {
       method: 'POST',

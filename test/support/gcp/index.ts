@@ -35,11 +35,13 @@ export interface LocalGoogleOptions {
 }
 
 export type GoogleService = 'sts' | 'iam';
-export type GoogleFaultKind = '429' | '500' | '503' | 'reset' | 'invalid_grant' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED';
+/** 'hang': the request is read and never answered (a client's deadline must end it). */
+export type GoogleFaultKind = '429' | '500' | '503' | 'reset' | 'hang' | 'invalid_grant' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED';
 
 export interface GoogleLogEntry {
   service: GoogleService | 'issuer' | 'unknown';
   path: string;
+  /** 'reset': the connection was cut, or (hang) never answered. */
   status: number | 'reset';
   errorCode?: string;
   injected?: boolean;
@@ -264,6 +266,10 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 
 function injectFault(res: http.ServerResponse, entry: GoogleLogEntry, service: GoogleService, kind: GoogleFaultKind, req: http.IncomingMessage): void {
   entry.injected = true;
+  if (kind === 'hang') {
+    entry.status = 'reset';
+    return;
+  }
   if (kind === 'reset') {
     entry.status = 'reset';
     req.socket.destroy();
