@@ -390,6 +390,21 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
     });
   });
 
+  it("the registry stand-in refuses the access token once Google's clock passes its expiry, as Artifact Registry does", async () => {
+    const context = await job({}, engine.dockerHost);
+    expect((await login(context, { registries: registryB.host })).exitCode).toBe(0);
+    const pull = () => runUserStep(context, 'docker rmi -f "$B" >/dev/null 2>&1; docker pull -q "$B"', { B: imageB.ref });
+    expect((await pull()).exitCode).toBe(0);
+    google.advance(3601);
+    try {
+      const late = await pull();
+      expect(late.exitCode).not.toBe(0);
+      expect(late.stderr).toMatch(/unauthorized|denied|authentication required/i);
+    } finally {
+      google.advance(-3601);
+    }
+  });
+
   it('regauth/logout undoes the login: both registries gone from the docker config, pulls refused again', async () => {
     const context = await job({}, engine.dockerHost);
     expect((await login(context)).exitCode).toBe(0);
