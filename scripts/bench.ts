@@ -5,12 +5,14 @@
  * listed in BENCHES below.
  */
 import { ecrBench } from './bench/ecr.ts';
+import { gcpBench } from './bench/gcp.ts';
 import { pullBench } from './bench/pull.ts';
 import type { Bench, BenchResult } from './bench/types.ts';
 
 export const BENCHES: readonly Bench[] = [
   { name: 'pull', run: () => pullBench() },
   { name: 'ecr', run: () => ecrBench() },
+  { name: 'gcp', run: () => gcpBench() },
 ];
 
 async function main(argv: readonly string[]): Promise<number> {

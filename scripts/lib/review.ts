@@ -22,7 +22,7 @@ export interface ReviewOptions {
 export const SCRIPT_MARKER = /^#!\/usr\/bin\/env bash\n# regauth\b/;
 
 const KINDS = ['commands', 'jobs', 'executors'] as const;
-const DEFAULT_WAIVED = ['ecr-oidc-login', 'ecr-login'];
+const DEFAULT_WAIVED = ['ecr-oidc-login', 'ecr-login', 'gcp-oidc-login'];
 const PARAMETER_REF = /(?<!\\)<<\s*parameters\.([A-Za-z0-9_-]+)\s*>>/g;
 /** What may follow an unescaped `<<` in run text: a parameter or pipeline value. */
 const INTERPOLATION = /^<<\s*(parameters|pipeline)\.[A-Za-z0-9_.-]+\s*>>/;

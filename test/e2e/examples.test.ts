@@ -6,6 +6,7 @@ import { validateConfig } from '../../scripts/lib/schema.ts';
 import { readPullInputs } from '../../src/inputs/pull.ts';
 import { isDockerHub, mirrorReference, type ImageReference } from '../../src/registry/reference.ts';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
 import { startConnectProxy, type Backend, type ConnectProxy } from '../support/connect-proxy.ts';
 import { inspectImage, removeAllImages, startEngine, type Engine } from '../support/engine.ts';
 import { seedImage } from '../support/images.ts';
@@ -22,7 +23,8 @@ import { requireTools } from '../support/tools.ts';
  * quay.io, registry-1.docker.io, us-docker.pkg.dev, *.dkr.ecr.*.amazonaws.com and public.ecr.aws
  * through HTTPS_PROXY: a CONNECT proxy on 127.0.0.1 that routes only those names to local
  * registries, presenting a certificate for them that docker verifies (SSL_CERT_FILE), and refuses
- * every other host. AWS calls go to the local stack through AWS_ENDPOINT_URL_*; the example's
+ * every other host. AWS calls go to the local stack through AWS_ENDPOINT_URL_*, Google calls to the
+ * local Google (trusting the same CircleCI issuer) through CLOUDSDK_API_ENDPOINT_OVERRIDES_*; the example's
  * `audience` is minted by a FAKE circleci CLI. Steps that are not regauth's are skipped and named.
  */
 const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
@@ -47,6 +49,8 @@ const GCP_KEY = JSON.stringify({
 });
 const OIDC_AUDIENCE_ROLE = 'arn:aws:iam::111111111111:role/circleci-ecr-pull';
 const OIDC_DEFAULT_ROLE = 'arn:aws:iam::123456789012:role/circleci-ecr-pull';
+const GCP_PROVIDER = 'projects/123456789/locations/global/workloadIdentityPools/circleci/providers/acme-org';
+const GCP_SA = 'ci-pull@acme-project.iam.gserviceaccount.com';
 const NO_DAEMON = 'unix:///tmp/regauth-examples-no-daemon.sock';
 
 /** What each context named in the examples' workflows holds. */
@@ -56,6 +60,7 @@ const CONTEXTS: Readonly<Record<string, Record<string, string>>> = {
   'gcp-artifact-registry': { GCP_SERVICE_ACCOUNT_KEY: GCP_KEY },
   'aws-static-keys': { ECR_PULL_ACCESS_KEY_ID: STATIC_KEYS.accessKeyId, ECR_PULL_SECRET_ACCESS_KEY: STATIC_KEYS.secretAccessKey },
   'aws-oidc': {},
+  'gcp-oidc': { GCP_WORKLOAD_IDENTITY_PROVIDER: GCP_PROVIDER },
 };
 const SECRETS = [ECR_PASSWORD, ECR_PUBLIC_PASSWORD, STATIC_KEYS.secretAccessKey, HUB_ACCOUNT.token, QUAY_ROBOT.token, GCP_KEY, 'FAKE-KEY-FOR-REGAUTH-TESTS-ONLY'];
 
@@ -64,6 +69,8 @@ const EXPECTED_LOGINS: Readonly<Record<string, readonly string[]>> = {
   dockerhub_access_token: ['https://index.docker.io/v1/'],
   ecr_oidc_two_accounts_custom_audience: [],
   ecr_static_keys: ['123456789012.dkr.ecr.us-east-1.amazonaws.com', 'public.ecr.aws'],
+  gcp_oidc_artifact_registry: [],
+  gcp_oidc_direct_access: ['us-docker.pkg.dev'],
   gcr_artifact_registry: ['us-docker.pkg.dev'],
   logout_always: [],
   pull_with_mirror: ['123456789012.dkr.ecr.us-east-1.amazonaws.com'],
@@ -132,6 +139,9 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
   let proxy: ConnectProxy;
   let engine: Engine;
   let aws: LocalAws;
+  let google: LocalGoogle;
+  /** Artifact Registry's stand-in takes oauth2accesstoken with a token the local Google issued. */
+  let garHooks: ReturnType<LocalGoogle['registryAuth']> | undefined;
   let bundle: string;
   let scratch: TempDir;
   const registries = new Map<StandIn, Registry>();
@@ -156,7 +166,11 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
     const started = await Promise.all([
       startRegistry({ auth: 'none', storageDir: hub.storageDir }),
       startRegistry({ auth: 'token', users: { [QUAY_ROBOT.user]: QUAY_ROBOT.token } }),
-      startRegistry({ auth: 'token', users: { _json_key: GCP_KEY } }),
+      startRegistry({
+        auth: 'token',
+        users: { _json_key: GCP_KEY },
+        token: { authenticate: (user, password) => garHooks?.authenticate(user, password), authorize: (user, scope) => (user === '_json_key' ? scope.actions : (garHooks?.authorize(user, scope) ?? [])) },
+      }),
       ...[1, 2, 3].map(() => startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } })),
       startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PUBLIC_PASSWORD } }),
     ]);
@@ -197,10 +211,21 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
       ecrPublicPassword: ECR_PUBLIC_PASSWORD,
       proxyEndpoints: Object.fromEntries(Object.keys(HOSTS).filter((h) => h.includes('.dkr.ecr.')).map((h) => [h.slice(0, 12), `https://${h}`])),
     });
+    // The README's provider: the org's issuer, its id as audience, a mapping for v1 and v2 tokens.
+    google = await startLocalGoogle({
+      issuer: aws.issuer,
+      projectNumber: '123456789',
+      pool: 'circleci',
+      provider: 'acme-org',
+      attributeMapping: { 'google.subject': "assertion['oidc.circleci.com/project-id']", 'attribute.project': "assertion['oidc.circleci.com/project-id']" },
+      attributeCondition: `assertion.aud == '${aws.orgId}'`,
+    });
+    google.setServiceAccount(GCP_SA, { workloadIdentityUsers: [google.projectPrincipalSet()] });
+    garHooks = google.registryAuth([`serviceAccount:${GCP_SA}`, google.projectPrincipalSet()]);
   });
 
   afterAll(async () => {
-    await Promise.all([engine?.stop(), aws?.stop(), ...[...registries.values()].map((r) => r.stop())]);
+    await Promise.all([engine?.stop(), aws?.stop(), google?.stop(), ...[...registries.values()].map((r) => r.stop())]);
     await proxy?.stop();
     await Promise.all([hostCert?.remove(), scratch?.remove()]);
   });
@@ -212,6 +237,7 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
       ...contextVars,
       ...example.usage.jobs[jobName]?.environment,
       ...aws.endpointEnv(),
+      ...google.endpointEnv(),
       // CircleCI gives every job that uses a context an OIDC token.
       CIRCLE_OIDC_TOKEN_V2: await aws.mintToken(),
       DOCKER_HOST: dockerHost,
@@ -260,6 +286,7 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
       const audiences = steps.filter((s) => s.command === 'ecr-oidc-login' && s.params.audience).map((s) => String(s.params.audience));
       const circleci = audiences.length > 0 ? await fakeCircleci(scratch.path, context, aws, audiences) : undefined;
       aws.resetCounters();
+      google.resetCounters();
 
       const skipped: string[] = [];
       const ran: { label: string; result: CommandResult }[] = [];
@@ -279,7 +306,7 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
       for (const { label, result } of ran) expect(result.exitCode, `${label}\n${result.stdout}\n${result.stderr}`).toBe(0);
       expect(ran.map((r) => r.label)).toEqual(steps.filter((s) => s.command !== undefined).map((s) => s.label));
 
-      for (const secret of SECRETS) expect(output.includes(secret), 'a secret was printed').toBe(false);
+      for (const secret of [...SECRETS, ...google.issuedTokens().map((t) => t.token), context.env.CIRCLE_OIDC_TOKEN_V2 ?? '']) expect(output.includes(secret), 'a secret was printed').toBe(false);
       expect(dockerLogins(context)).toEqual([...expectedLogins].sort());
       if (circleci) expect(circleci.calls()).toEqual(audiences.map((aud) => `run oidc get --claims ${JSON.stringify({ aud })}`));
       // No example exports AWS credentials: nothing may reach BASH_ENV.
@@ -295,6 +322,10 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
         ecrSteps.map((s) => [s.params.region, s.params.account_ids === undefined ? [] : String(s.params.account_ids).split(',')]),
       );
       expect(answered.filter((e) => e.service === 'ecr-public')).toHaveLength(ecrSteps.filter((s) => s.params.public === true).length);
+      // Google saw one token exchange per gcp-oidc-login step, and impersonation of exactly the accounts they name.
+      const gcpSteps = steps.filter((s) => s.command === 'gcp-oidc-login');
+      expect(google.log.filter((e) => e.service === 'sts' && e.status === 200)).toHaveLength(gcpSteps.length);
+      expect(google.log.filter((e) => e.service === 'iam' && e.status === 200).map((e) => e.serviceAccount)).toEqual(gcpSteps.map((s) => s.params.service_account).filter(Boolean));
 
       for (const step of steps.filter((s) => s.command === 'pull')) {
         const { images, mirror } = pullImages(step);

@@ -85,6 +85,21 @@ const PLANS: Record<string, CommandPlan> = {
     lenient: ['audience', 'role_session_name'],
     lists: ['account_ids'],
   },
+  'gcp-oidc-login': {
+    valid: {
+      workload_identity_provider: 'projects/123456789/locations/global/workloadIdentityPools/circleci/providers/acme-org',
+      service_account: 'ci-pull@acme-project.iam.gserviceaccount.com',
+      registries: 'us-docker.pkg.dev',
+      audience: 'hostile-suite-audience',
+    },
+    base: { workload_identity_provider: 'projects/123456789/locations/global/workloadIdentityPools/circleci/providers/acme-org', registries: 'us-docker.pkg.dev' },
+    // No OIDC token in the job, and Google's endpoints a closed loopback port: a run whose
+    // parameters pass fails at the token (or, with audience, at the refused connection).
+    env: { DOCKER_HOST: NO_DAEMON, CLOUDSDK_API_ENDPOINT_OVERRIDES_STS: 'http://127.0.0.1:9/', CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS: 'http://127.0.0.1:9/' },
+    optional: ['service_account', 'audience'],
+    lenient: ['audience'],
+    lists: ['registries'],
+  },
   'ecr-login': {
     valid: { region: 'us-east-1', account_ids: '123456789012' },
     // Keys the local ECR does not know: a run whose parameters pass is refused there at once.

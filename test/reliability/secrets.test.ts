@@ -6,6 +6,7 @@ import { lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
 import { canaryValue, type Canary, type Leak } from '../support/canary.ts';
 import { startEngine, type Engine } from '../support/engine.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
@@ -62,6 +63,10 @@ interface Lab {
   ecrImage: SeededImage;
   aws: LocalAws;
   tap: StsTap;
+  google: LocalGoogle;
+  /** Takes oauth2accesstoken with a token the local Google issued, as Artifact Registry does. */
+  gcpRegistry: Registry;
+  gcpImage: SeededImage;
 }
 
 /** What a row adds at run time: a freshly minted token, the env that points at the local AWS. */
@@ -180,7 +185,48 @@ const rows: SecretRow[] = [
     steps: [{ command: 'pull', params: (lab) => ({ images: lab.image.ref, max_attempts: 2 }), expect: /^regauth: pull: / }],
   },
   ...ecrRows(),
+  ...gcpRows(),
 ];
+
+const GCP_SA = 'ci-pull@acme-project.iam.gserviceaccount.com';
+const GCP_SEEDER = { username: 'seeder', password: canaryValue('gcp-seeder') };
+
+/** The job tokens and the local Google's endpoints; Google's own tokens are canaries as they are issued. */
+async function gcpJob(lab: Lab): Promise<Prepared> {
+  const v2 = await lab.google.mintToken();
+  const v1 = await lab.google.mintToken({ version: 'v1' });
+  return {
+    env: { ...lab.google.endpointEnv(), GCP_WORKLOAD_IDENTITY_PROVIDER: lab.google.providerName, GCP_SERVICE_ACCOUNT: GCP_SA, CIRCLE_OIDC_TOKEN_V2: v2, CIRCLE_OIDC_TOKEN: v1 },
+    canaries: [
+      { label: 'OIDC token v2 (job)', value: v2 },
+      { label: 'OIDC token v1 (job)', value: v1 },
+    ],
+  };
+}
+
+function gcpRows(): SecretRow[] {
+  const gcp = (params: Record<string, ParameterValue>, expect: Expect): Step => ({ command: 'gcp-oidc-login', params: (lab) => ({ registries: lab.gcpRegistry.host, ...params }), expect });
+  return [
+    {
+      name: 'gcp-oidc-login impersonating a service account, pull through the engine, logout',
+      needs: 'gcp-oidc-login',
+      prepare: (lab) => gcpJob(lab),
+      steps: [gcp({}, 'ok'), { command: 'pull', params: (lab) => ({ images: lab.gcpImage.ref }), expect: 'ok' }, logout()],
+    },
+    {
+      name: 'gcp-oidc-login exporting an external-account file; logout removes it',
+      needs: 'gcp-oidc-login',
+      prepare: (lab) => gcpJob(lab),
+      steps: [gcp({ export_credentials: true, refresh: false }, 'ok'), logout()],
+    },
+    {
+      name: 'gcp-oidc-login refused the impersonation (PERMISSION_DENIED)',
+      needs: 'gcp-oidc-login',
+      prepare: (lab) => gcpJob(lab),
+      steps: [gcp({ service_account: 'unbound@acme-project.iam.gserviceaccount.com' }, /^regauth: gcp-oidc-login: iamcredentials generateAccessToken failed: PERMISSION_DENIED/)],
+    },
+  ];
+}
 
 /** The job token, the local AWS endpoints (STS through the tap) and the region. */
 async function awsJob(lab: Lab, mint = true): Promise<Prepared> {
@@ -286,12 +332,21 @@ describe.runIf(enabled)('secrets stay secret through every command and failure p
       proxyEndpoints: { [ACCOUNT]: ecrRegistry.url, [ECHO_ACCOUNT]: `http://${echo.host}` },
     });
     const tap = await startStsTap(aws.urls.sts);
-    lab = { engine, registry, tokenRegistry, echo, image, ecrRegistry, ecrImage, aws, tap };
+    const google = await startLocalGoogle({ attributeMapping: { 'google.subject': "assertion['oidc.circleci.com/project-id']", 'attribute.project': "assertion['oidc.circleci.com/project-id']" } });
+    google.setServiceAccount(GCP_SA, { workloadIdentityUsers: [google.projectPrincipalSet()] });
+    const hooks = google.registryAuth([`serviceAccount:${GCP_SA}`]);
+    const gcpRegistry = await startRegistry({
+      auth: 'token',
+      users: { [GCP_SEEDER.username]: GCP_SEEDER.password },
+      token: { authenticate: hooks.authenticate, authorize: (user, scope) => (user === GCP_SEEDER.username ? scope.actions : hooks.authorize(user, scope)) },
+    });
+    const gcpImage = await seedImage(gcpRegistry, { name: 'acme-project/images/app', tag: '1', as: GCP_SEEDER });
+    lab = { engine, registry, tokenRegistry, echo, image, ecrRegistry, ecrImage, aws, tap, google, gcpRegistry, gcpImage };
   });
 
   afterAll(async () => {
     rec.flush();
-    await Promise.all([lab?.engine.stop(), lab?.registry.stop(), lab?.tokenRegistry.stop(), lab?.echo.stop(), lab?.ecrRegistry.stop(), lab?.aws.stop(), lab?.tap.stop()]);
+    await Promise.all([lab?.engine.stop(), lab?.registry.stop(), lab?.tokenRegistry.stop(), lab?.echo.stop(), lab?.ecrRegistry.stop(), lab?.aws.stop(), lab?.tap.stop(), lab?.google.stop(), lab?.gcpRegistry.stop()]);
   });
 
   // Positive control: a step that leaks on purpose must be caught at every place the suite watches.
@@ -354,6 +409,7 @@ describe.runIf(enabled)('secrets stay secret through every command and failure p
             { label: 'STS secret access key', value: keys.secretAccessKey },
             { label: 'STS session token', value: keys.sessionToken },
           ]),
+          ...lab.google.issuedTokens().map(({ token, kind }) => ({ label: `Google ${kind} access token`, value: token })),
         ];
         const leaks: Leak[] = [];
         const failures: string[] = [];

@@ -77,7 +77,7 @@ export interface RegistryOptions {
   /** Reuse an existing storage directory (e.g. a store seeded once for several registries). */
   storageDir?: string;
   /** Extra token server settings when auth is 'token'. */
-  token?: Pick<TokenServerOptions, 'expiresInSeconds' | 'authorize'>;
+  token?: Pick<TokenServerOptions, 'expiresInSeconds' | 'authorize' | 'authenticate'>;
 }
 
 /** What clients (skopeo, docker, regauth) need to reach a registry. */

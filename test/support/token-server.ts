@@ -26,6 +26,11 @@ export interface TokenServerOptions {
   expiresInSeconds?: number;
   /** Which of the requested actions a user gets. Default: all of them. */
   authorize?: (user: string, scope: Scope) => string[];
+  /**
+   * Checks credentials that are not in `users` (e.g. an OAuth access token under
+   * `oauth2accesstoken`, as Artifact Registry takes it): the token's subject, or undefined to refuse.
+   */
+  authenticate?: (user: string, password: string) => string | undefined;
 }
 
 export interface TokenRequestRecord {
@@ -122,7 +127,8 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const checkUser = (user: string | undefined, password: string | undefined): string | undefined => {
     if (user === undefined || password === undefined) return undefined;
     const expected = options.users[user];
-    return expected !== undefined && constantTimeEqual(expected, password) ? user : undefined;
+    if (expected !== undefined) return constantTimeEqual(expected, password) ? user : undefined;
+    return options.authenticate?.(user, password);
   };
 
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {

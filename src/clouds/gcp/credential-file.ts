@@ -1,0 +1,87 @@
+import { promises as fs } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../../core/errors.ts';
+import type { Env } from '../../inputs/common.ts';
+import { generateAccessTokenUrl, providerAudience, stsTokenUrl, type GoogleMintSettings } from './mint.ts';
+
+/**
+ * export_credentials for Google: an `external_account` credential file that gcloud and the
+ * Google client libraries read. Where the job token comes from is a parameter: a file today
+ * (static: valid while that token is), an `executable` that mints a fresh one later.
+ */
+export type CredentialSource =
+  | { file: string; format: { type: 'text' } }
+  | { executable: { command: string; timeout_millis: number; output_file?: string } };
+
+/** The file's JSON (pure). Holds no secret itself: only where to find the job token. */
+export function externalAccountConfig(settings: GoogleMintSettings, source: CredentialSource): Record<string, unknown> {
+  return {
+    type: 'external_account',
+    audience: providerAudience(settings.workloadIdentityProvider),
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    token_url: stsTokenUrl(settings.endpoints),
+    ...(settings.serviceAccount === ''
+      ? {}
+      : {
+          service_account_impersonation_url: generateAccessTokenUrl(settings.endpoints, settings.serviceAccount),
+          service_account_impersonation: { token_lifetime_seconds: settings.tokenLifetimeSeconds },
+        }),
+    credential_source: source,
+  };
+}
+
+export interface ExportedCredentialFile {
+  directory: string;
+  credentialFile: string;
+  /** Every file written (logout removes them). */
+  files: string[];
+  /** Lines appended to $BASH_ENV: paths and switches, never a token. */
+  bashEnvLines: string[];
+}
+
+/** $HOME/.regauth/gcp-<build>: made 0700 by regauth; a link or a foreign file there is refused. */
+export async function privateDirectory(env: Env): Promise<string> {
+  const base = join(env.HOME ?? homedir(), '.regauth');
+  const directory = join(base, `gcp-${(env.CIRCLE_BUILD_NUM ?? '').replace(/\D/g, '') || process.pid}`);
+  for (const dir of [base, directory]) {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const stat = await fs.lstat(dir);
+    if (!stat.isDirectory() || stat.isSymbolicLink() || (typeof process.getuid === 'function' && stat.uid !== process.getuid())) {
+      throw new UserError(`${dir} is not a directory of this user's own; regauth will not write credentials there: remove it and rerun`);
+    }
+    await fs.chmod(dir, 0o700);
+  }
+  return directory;
+}
+
+/** Created 0600 from the start (never readable by others, even for an instant). */
+export async function writePrivateFile(file: string, text: string): Promise<void> {
+  await fs.rm(file, { force: true });
+  await fs.writeFile(file, text, { mode: 0o600, flag: 'wx' });
+}
+
+/**
+ * Writes `credentials.json` into `directory` and appends its path to $BASH_ENV as
+ * GOOGLE_APPLICATION_CREDENTIALS and CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE (plus
+ * GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 for an executable source).
+ */
+export async function writeExternalAccountFile(env: Env, directory: string, settings: GoogleMintSettings, source: CredentialSource): Promise<ExportedCredentialFile> {
+  const credentialFile = join(directory, 'credentials.json');
+  await writePrivateFile(credentialFile, `${JSON.stringify(externalAccountConfig(settings, source), null, 2)}\n`);
+  const bashEnvLines = [`export GOOGLE_APPLICATION_CREDENTIALS=${shellQuote(credentialFile)}`, `export CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE=${shellQuote(credentialFile)}`];
+  if ('executable' in source) bashEnvLines.push('export GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1');
+  if (env.BASH_ENV) await fs.appendFile(env.BASH_ENV, `${bashEnvLines.join('\n')}\n`);
+  return { directory, credentialFile, files: [credentialFile], bashEnvLines };
+}
+
+/** The static source: the job token in a 0600 file beside the credential file. */
+export async function jobTokenFileSource(directory: string, jobToken: string): Promise<{ source: CredentialSource; file: string }> {
+  const file = join(directory, 'oidc-token');
+  await writePrivateFile(file, jobToken);
+  return { source: { file, format: { type: 'text' } }, file };
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { bundleCommand, wrapInLauncher } from '../../scripts/build.ts';
+
+/**
+ * gcp-oidc-login ships small: node's own HTTP and the shared retry and proxy code, no Google or
+ * AWS client library. The goal is a run step of at most 40 KiB (it is ~22 KiB).
+ */
+describe('the gcp-oidc-login bundle', () => {
+  it('carries no Google or AWS client library, and its run step stays under 40 KiB', async () => {
+    const { code, packages } = await bundleCommand('gcp-oidc-login');
+    const names = [...packages.keys()];
+    expect(names.filter((name) => /google|gaxios|gtoken|@aws-sdk|@smithy/.test(name))).toEqual([]);
+    expect(Buffer.byteLength(wrapInLauncher('gcp-oidc-login', code, '0.0.0'))).toBeLessThanOrEqual(40 * 1024);
+  }, 30_000);
+});
