@@ -1,12 +1,14 @@
 /**
  * npm run demo: the main job on a local default. Starts a real docker-registry (TLS + htpasswd),
  * a second one with token auth, a real dockerd, and a local AWS (OIDC issuer, STS, ECR that check
- * JWTs and SigV4), seeds images, then runs the packed dist/orb.yml's commands the way CircleCI
- * would: ecr-oidc-login → login → pull → logout. Everything listens on 127.0.0.1 and is stopped
- * by pid at the end.
+ * JWTs and SigV4), a local Google (STS token exchange and IAM Credentials, trusting the same
+ * CircleCI issuer) with a token-auth registry standing in for Artifact Registry, seeds images, then
+ * runs the packed dist/orb.yml's commands the way CircleCI would: ecr-oidc-login → gcp-oidc-login →
+ * login → pull → logout. Everything listens on 127.0.0.1 and is stopped by pid at the end.
  */
 import { join } from 'node:path';
 import { startLocalAws, type LocalAws } from '../test/support/aws/index.ts';
+import { startLocalGoogle } from '../test/support/gcp/index.ts';
 import { startEngine } from '../test/support/engine.ts';
 import { seedImage } from '../test/support/images.ts';
 import { startRegistry } from '../test/support/registry.ts';
@@ -15,6 +17,8 @@ import { missingTools } from '../test/support/tools.ts';
 
 const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
+const SERVICE_ACCOUNT = 'ci-pull@acme-project.iam.gserviceaccount.com';
+const SEEDER = { username: 'seeder', password: `demo-seeder-${process.pid}` };
 
 async function main(): Promise<number> {
   const missing = missingTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
@@ -37,15 +41,35 @@ async function main(): Promise<number> {
       proxyEndpoints: { [ACCOUNT]: ecrRegistry.url },
     });
     started.push(aws);
+    // One CircleCI org's token serves both clouds: the local Google trusts the local AWS's issuer.
+    // The provider as the README sets it up: google.subject from the project id, so a v2 token fits.
+    const projectId = "assertion['oidc.circleci.com/project-id']";
+    const google = await startLocalGoogle({ issuer: aws.issuer, attributeMapping: { 'google.subject': projectId, 'attribute.project': projectId } });
+    started.push(google);
+    google.setServiceAccount(SERVICE_ACCOUNT, { workloadIdentityUsers: [google.projectPrincipalSet()] });
+    const readers = google.registryAuth([`serviceAccount:${SERVICE_ACCOUNT}`]);
+    const artifactRegistry = await startRegistry({
+      auth: 'token',
+      users: { [SEEDER.username]: SEEDER.password },
+      token: {
+        authenticate: readers.authenticate,
+        authorize: (user, scope) => (user === SEEDER.username ? scope.actions : readers.authorize(user, scope)),
+      },
+    });
+    started.push(artifactRegistry);
     const [api, worker, tool] = await Promise.all([
       seedImage(ecrRegistry, { name: 'app/api', tag: '1.4.2', sizeBytes: 2_000_000, as: { username: 'AWS', password: ecrPassword } }),
       seedImage(ecrRegistry, { name: 'app/worker', tag: '2.0.0', sizeBytes: 2_000_000, as: { username: 'AWS', password: ecrPassword } }),
       seedImage(hubLike, { name: 'team/tool', tag: 'v1', sizeBytes: 1_000_000 }),
     ]);
-    section(`local stack: ECR-like registry ${ecrRegistry.host} (htpasswd, TLS), token-auth registry ${hubLike.host}, dockerd ${engine.dockerHost}, STS/ECR ${aws.urls.sts}`);
+    const gcpImage = await seedImage(artifactRegistry, { name: 'acme-project/images/worker', tag: '3.1', sizeBytes: 1_000_000, as: SEEDER });
+    section(`local stack: ECR-like registry ${ecrRegistry.host} (htpasswd, TLS), token-auth registry ${hubLike.host}, dockerd ${engine.dockerHost}, STS/ECR ${aws.urls.sts}, Google STS ${google.urls.sts}, Artifact Registry-like ${artifactRegistry.host} (token auth, oauth2accesstoken)`);
 
     const job = newJob({
       ...aws.endpointEnv(),
+      ...google.endpointEnv(),
+      GCP_WORKLOAD_IDENTITY_PROVIDER: google.providerName,
+      GCP_SERVICE_ACCOUNT: SERVICE_ACCOUNT,
       CIRCLE_OIDC_TOKEN_V2: await aws.mintToken(),
       AWS_DEFAULT_REGION: 'us-east-1',
       AWS_ROLE_ARN: ROLE,
@@ -67,8 +91,9 @@ async function main(): Promise<number> {
 
     const ok =
       (await step('ecr-oidc-login', {})) &&
+      (await step('gcp-oidc-login', { registries: artifactRegistry.host })) &&
       (await step('login', { registry: hubLike.host, username: 'ROBOT_USER', password: 'ROBOT_TOKEN' })) &&
-      (await step('pull', { images: `${api.ref}, ${worker.ref}\n${tool.ref}` }));
+      (await step('pull', { images: `${api.ref}, ${worker.ref}\n${tool.ref}\n${gcpImage.ref}` }));
     await step('logout', {});
     section('after logout, docker pull is refused again');
     await runUserStep(job, 'docker rmi -f "$IMAGE" >/dev/null', { IMAGE: tool.ref });
