@@ -12,6 +12,7 @@ export const main: CommandMain = async (env, reporter) => {
   const helper = await removeHelper(env, runProcess, targets?.map((target) => target.configKey));
   for (const host of helper.hosts) reporter.line(`regauth: ${host} is no longer served by docker-credential-regauth`);
   for (const path of helper.removed) reporter.line(`regauth: removed ${path}`);
+  for (const path of helper.kept) reporter.line(`regauth: kept ${path}`);
   if (helper.bashEnvLines.length > 0) reporter.line(`regauth: $BASH_ENV now unsets what regauth exported (${helper.bashEnvLines.map((line) => line.split(';')[0]).join('; ')})`);
   const report = await dockerLogout({ run: runProcess, env }, targets).catch(assertDockerAvailable);
   if (report.loggedOut.length === 0 && report.removedFiles.length === 0 && helper.hosts.length === 0 && helper.removed.length === 0) {

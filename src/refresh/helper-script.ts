@@ -8,7 +8,7 @@ export const HELPER_NAME = 'docker-credential-regauth';
 export const HELPER_MARKER = '# regauth credential helper';
 
 export function helperScript(): string {
-  return `#!/usr/bin/env bash
+  return `#!/bin/bash
 ${HELPER_MARKER}: docker's credential helper for the registries regauth logged in to, and the
 # AWS credential_process of its exported profile. Written by regauth; regauth/logout removes it.
 dir="\${HOME:-/nonexistent}/.regauth/helper"

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, relative } from 'node:path';
 import type { RunProcess } from '../core/process.ts';
 import { isOnPath } from '../core/path-lookup.ts';
 import type { Env } from '../inputs/common.ts';
-import { writeAtomic, layout } from './files.ts';
+import { ensurePrivateDir, layout, readOwned, writeAtomic } from './files.ts';
 import { HELPER_MARKER, HELPER_NAME } from './helper-script.ts';
 
 /**
@@ -89,11 +91,13 @@ export async function installHelper(env: Env, run: RunProcess, source: string, h
     await refuseForeign(target, run, env, true);
     const result = await run({ command: 'sudo', args: ['-n', 'install', '-m', '0755', source, target], env: { ...env } });
     if (result.exitCode !== 0) throw new Error(`sudo -n install to ${plan.dir} failed (exit ${result.exitCode})`);
+    await addSharedUser(helperDirectory);
     return { route: plan.route, path: target, note: `installed ${target} through passwordless sudo (${plan.dir} is on the job's PATH)`, bashEnvLines: [] };
   }
   if (plan.route === 'user-path') await fs.mkdir(plan.dir, { recursive: true, mode: 0o755 });
   await refuseForeign(target, run, env, false);
   await writeAtomic(target, text, 0o755, plan.route === 'bash-env');
+  if (plan.route === 'system-path') await addSharedUser(helperDirectory);
   if (plan.route === 'bash-env') {
     return {
       route: plan.route,
@@ -124,6 +128,44 @@ async function sudoWorks(run: RunProcess, env: Env): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * A helper in a system directory serves every job of this user on the machine (the script names
+ * no job), so each job that installed it leaves a mark, and logout removes the script only when
+ * no other job whose helper directory still exists is marked. The marks live in a 0700 directory
+ * of the user's under the temp directory; one that is not (a link, someone else's) is ignored.
+ */
+function sharedUsersDir(): string {
+  return join(tmpdir(), `regauth-helper-users-${process.getuid?.() ?? 'x'}`);
+}
+
+const markName = (helperDirectory: string): string => createHash('sha256').update(helperDirectory).digest('hex').slice(0, 32);
+
+async function addSharedUser(helperDirectory: string): Promise<void> {
+  try {
+    await writeAtomic(join(sharedUsersDir(), markName(helperDirectory)), `${helperDirectory}\n`);
+  } catch {
+    // Without the mark, a parallel job's logout may remove the shared script early; nothing worse.
+  }
+}
+
+/** Drops this job's mark; true when another live job still uses the shared script. */
+export async function releaseSharedUser(helperDirectory: string): Promise<boolean> {
+  const dir = sharedUsersDir();
+  try {
+    await ensurePrivateDir(dir);
+  } catch {
+    return false;
+  }
+  await fs.rm(join(dir, markName(helperDirectory)), { force: true });
+  let others = false;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const other = (await readOwned(join(dir, name)))?.trim();
+    if (other && (await fs.lstat(join(other, 'state.json')).then(() => true, () => false))) others = true;
+    else await fs.rm(join(dir, name), { force: true });
+  }
+  return others;
 }
 
 /** Removes an installed helper that regauth wrote. */

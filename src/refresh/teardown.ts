@@ -4,7 +4,7 @@ import type { RunProcess } from '../core/process.ts';
 import type { Env } from '../inputs/common.ts';
 import { hostEntryName } from './cache.ts';
 import { helperDir, layout, removeQuietly } from './files.ts';
-import { shellQuote, uninstallHelper } from './install.ts';
+import { releaseSharedUser, shellQuote, uninstallHelper } from './install.ts';
 import { readHelperState, writeHelperState, type HelperEntry } from './state.ts';
 
 export interface HelperTeardown {
@@ -14,6 +14,8 @@ export interface HelperTeardown {
   removed: string[];
   /** Lines appended to $BASH_ENV. */
   bashEnvLines: string[];
+  /** What stays, and why. */
+  kept: string[];
 }
 
 /**
@@ -24,7 +26,7 @@ export interface HelperTeardown {
 export async function removeHelper(env: Env, run: RunProcess, hosts: readonly string[] | undefined): Promise<HelperTeardown> {
   const dir = helperDir(env);
   const state = await readHelperState(env);
-  const report: HelperTeardown = { hosts: [], removed: [], bashEnvLines: [] };
+  const report: HelperTeardown = { hosts: [], removed: [], bashEnvLines: [], kept: [] };
   const chosen = state.entries.filter((entry) => hosts === undefined || hosts.includes(entry.host));
   const byConfig = new Map<string, HelperEntry[]>();
   for (const entry of chosen) byConfig.set(entry.configDir, [...(byConfig.get(entry.configDir) ?? []), entry]);
@@ -52,7 +54,11 @@ export async function removeHelper(env: Env, run: RunProcess, hosts: readonly st
     return report;
   }
 
-  if (state.installed && (await uninstallHelper(state.installed.path, state.installed.route, run, env))) report.removed.push(state.installed.path);
+  if (state.installed) {
+    const shared = state.installed.route === 'system-path' || state.installed.route === 'sudo';
+    if (shared && (await releaseSharedUser(dir))) report.kept.push(`${state.installed.path} (another job on this machine still uses it)`);
+    else if (await uninstallHelper(state.installed.path, state.installed.route, run, env)) report.removed.push(state.installed.path);
+  }
   const lines: string[] = [];
   if (state.exported.length > 0) lines.push(`unset ${state.exported.join(' ')}`);
   if (state.pathAdded) {
