@@ -6,11 +6,13 @@
  */
 import { ecrBench } from './bench/ecr.ts';
 import { pullBench } from './bench/pull.ts';
+import { refreshBench } from './bench/refresh.ts';
 import type { Bench, BenchResult } from './bench/types.ts';
 
 export const BENCHES: readonly Bench[] = [
   { name: 'pull', run: () => pullBench() },
   { name: 'ecr', run: () => ecrBench() },
+  { name: 'refresh', run: () => refreshBench() },
 ];
 
 async function main(argv: readonly string[]): Promise<number> {
