@@ -25,7 +25,7 @@ export async function loginToEcrRegistries(
   if (targets.includePublic) {
     logins.push(await getEcrPublicAuthorization({ credentials, retry: { deps: deps.retry, ...deps.aws } }));
   }
-  for (const login of logins) reporter.redactor.add(login.password);
+  for (const login of logins) reporter.redactor.addCredentials(login.username, login.password);
   const hosts: string[] = [];
   for (const login of logins) {
     const target = parseRegistryHost(login.registry);
