@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { classifyDockerOutput } from './classify.ts';
 import { DockerCommandError, dockerErrorLine } from './error.ts';
 import { UserError } from '../core/errors.ts';
 import { isOnPath } from '../core/path-lookup.ts';
@@ -14,6 +15,7 @@ import {
   type LockDeps,
   type LoginRecord,
 } from './config.ts';
+import { remote } from '../core/output.ts';
 import type { Env } from '../inputs/common.ts';
 import type { RunProcess } from '../core/process.ts';
 import type { RegistryTarget } from '../registry/host.ts';
@@ -183,26 +185,22 @@ async function restrictConfigFile(dir: string): Promise<void> {
 }
 
 
-/** Classifies a failed docker login: wrong credentials are permanent, network trouble is not. */
+/**
+ * Classifies a failed docker login with the same reading of docker's wording as pull
+ * (src/docker/classify.ts): wrong credentials are permanent, network trouble and 5xx/429 are
+ * not; wording no rule knows stops (a login retried blindly could lock an account).
+ */
 export function classifyLoginFailure(error: unknown): Verdict {
   if (!(error instanceof DockerCommandError)) {
     return { kind: 'permanent', reason: error instanceof Error ? error.message : String(error) };
   }
-  const text = error.output.toLowerCase();
-  const reason = dockerErrorLine(error.output);
-  if (/unauthorized|incorrect username or password|authentication required|denied|forbidden|\b40[13]\b|invalid username|bad credentials/.test(text)) {
-    return { kind: 'permanent', reason: `the registry refused the credentials (${reason})` };
-  }
-  if (/unknown flag|unknown shorthand flag/.test(text)) {
-    return { kind: 'permanent', reason: `the docker CLI is too old for --password-stdin (${reason}); use docker 17.07 or newer` };
-  }
-  if (/no such host|server misbehaving|invalid reference|certificate|x509|cannot connect to the docker daemon/.test(text)) {
-    return { kind: 'permanent', reason };
-  }
-  if (/toomanyrequests|too many requests|\b429\b|\b50[0-4]\b|timeout|timed out|connection reset|connection refused|unexpected eof|\beof\b|tls handshake/.test(text)) {
-    return { kind: 'transient', reason };
-  }
-  return { kind: 'permanent', reason };
+  const verdict = classifyDockerOutput({ exitCode: error.exitCode, output: error.output });
+  const detail = remote(verdict?.detail ?? dockerErrorLine(error.output));
+  if (verdict === undefined) return { kind: 'permanent', reason: detail };
+  if (verdict.category === 'auth') return { kind: 'permanent', reason: `the registry refused the credentials (${detail})` };
+  if (verdict.category === 'cli') return { kind: 'permanent', reason: `${verdict.reason} (${detail})` };
+  if (verdict.kind === 'transient') return { kind: 'transient', reason: detail, ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}) };
+  return { kind: 'permanent', reason: detail };
 }
 
 
