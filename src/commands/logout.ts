@@ -8,6 +8,7 @@ import { runProcess } from '../core/process.ts';
 export const main: CommandMain = async (env, reporter) => {
   const { targets } = parseLogoutInputs(env);
   const report = await dockerLogout({ run: runProcess, env }, targets).catch(assertDockerAvailable);
+  for (const note of report.ignored) reporter.line(`regauth: ignored ${note}`);
   if (report.loggedOut.length === 0 && report.removedFiles.length === 0) {
     reporter.line(`regauth: nothing to log out of (no regauth login recorded in ${dockerConfigDir(env)})`);
     return 0;
