@@ -1,9 +1,8 @@
 import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
-import { exportProfile } from '../clouds/aws/profile.ts';
+import { exportProfile, profilePaths, PROFILE_NAME } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
-import { rememberSecretFile } from '../docker/login.ts';
+import { rememberSecretFiles } from '../docker/login.ts';
 import { fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
-import { PROFILE_NAME } from '../clouds/aws/profile.ts';
 import { refreshAwsEcr } from '../refresh/aws-ecr.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
 import { bundleSource } from '../refresh/bundle-source.ts';
@@ -70,9 +69,10 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
 
   if (inputs.exportCredentials) {
+    // On record before the files exist: a step killed while writing leaves nothing logout cannot see.
+    const paths = profilePaths(env);
+    await rememberSecretFiles(env, [paths.credentialsFile, paths.configFile]);
     const profile = await exportProfile(env, credentials, inputs.region);
-    await rememberSecretFile(env, profile.credentialsFile);
-    await rememberSecretFile(env, profile.configFile);
     await recordExports(env, ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE']);
     reporter.line(`regauth: exported the temporary credentials as AWS profile regauth (${profile.credentialsFile}, mode 0600); later steps get AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE through $BASH_ENV`);
   }

@@ -15,6 +15,7 @@ export const main: CommandMain = async (env, reporter) => {
   for (const path of helper.kept) reporter.line(`regauth: kept ${path}`);
   if (helper.bashEnvLines.length > 0) reporter.line(`regauth: $BASH_ENV now unsets what regauth exported (${helper.bashEnvLines.map((line) => line.split(';')[0]).join('; ')})`);
   const report = await dockerLogout({ run: runProcess, env }, targets).catch(assertDockerAvailable);
+  for (const note of report.ignored) reporter.line(`regauth: ignored ${note}`);
   if (report.loggedOut.length === 0 && report.removedFiles.length === 0 && helper.hosts.length === 0 && helper.removed.length === 0) {
     reporter.line(`regauth: nothing to log out of (no regauth login recorded in ${dockerConfigDir(env)})`);
     return 0;

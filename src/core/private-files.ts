@@ -1,5 +1,6 @@
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { UserError } from './errors.ts';
 
@@ -161,4 +162,9 @@ export async function replaceFileAtomically(path: string, text: string): Promise
     await fs.unlink(temp).catch(() => undefined);
     throw error;
   }
+}
+
+/** regauth's own directory for files it writes outside the docker config (exported profiles). */
+export function regauthHome(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.HOME ?? homedir(), '.regauth');
 }

@@ -22,7 +22,7 @@ export async function fetchEcrLogins(
   if (targets.includePublic) {
     logins.push(await getEcrPublicAuthorization({ credentials, retry: { deps: deps.retry, ...deps.aws } }));
   }
-  for (const login of logins) reporter.redactor.add(login.password);
+  for (const login of logins) reporter.redactor.addCredentials(login.username, login.password);
   return logins;
 }
 
