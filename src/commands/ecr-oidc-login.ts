@@ -3,7 +3,7 @@ import { exportProfile, profilePaths, PROFILE_NAME } from '../clouds/aws/profile
 import type { CommandMain } from '../core/cli.ts';
 import { rememberSecretFiles } from '../docker/login.ts';
 import { fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
-import { refreshAwsEcr } from '../refresh/aws-ecr.ts';
+import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
 import { bundleSource } from '../refresh/bundle-source.ts';
 import { exportRefreshingAwsProfile, serveThroughHelper } from '../refresh/setup.ts';
@@ -110,6 +110,7 @@ async function serveRefreshing(
       includePublic: inputs.includePublic,
       sessionName: inputs.roleSessionName,
       durationSeconds: inputs.sessionDurationSeconds,
+      settings: awsSettings(env),
     },
     registries: logins.map((login, index) => ({ host: hosts[index] ?? login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt ?? new Date(issuedAtMs + 12 * 3600_000) })),
     awsCredentials: credentials,

@@ -17,6 +17,11 @@ export interface AwsEcrRecipe {
   includePublic: boolean;
   sessionName: string;
   durationSeconds: number;
+  /**
+   * The AWS SDK's endpoint settings the login ran with (AWS_ENDPOINT_URL*, FIPS, dual-stack,
+   * regional STS, CA bundle): a refresh runs wherever docker runs, perhaps in a step without them.
+   */
+  settings?: Record<string, string>;
 }
 
 /** Every kind regauth can refresh. Google adds `GcpRecipe` here. */

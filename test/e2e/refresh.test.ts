@@ -82,9 +82,9 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
   });
 
   /** A step in /bin/sh with no $BASH_ENV, as a `shell: /bin/sh` step or a tool started outside bash. */
-  function shStep(context: JobContext, command: string, extra: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  function shStep(context: JobContext, command: string, extra: Record<string, string> = {}, drop: readonly string[] = []): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     const env: Record<string, string> = { ...context.env, ...extra };
-    delete env.BASH_ENV;
+    for (const name of ['BASH_ENV', ...drop]) delete env[name];
     return new Promise((resolve, reject) => {
       const child = spawn('/bin/sh', ['-c', command], { env, cwd: context.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -146,7 +146,8 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
 
     await runUserStep(context, 'docker rmi -f "$IMAGE" "$IMAGE_B" >/dev/null', { IMAGE: image.ref, IMAGE_B: imageB.ref });
     await until(refreshAtOf(context, registry.host));
-    const viaSh = await shStep(context, 'docker pull -q "$IMAGE" && docker pull -q "$IMAGE_B"', { IMAGE: image.ref, IMAGE_B: imageB.ref });
+    // This step lacks the AWS endpoint settings the login had: the recipe carries them.
+    const viaSh = await shStep(context, 'docker pull -q "$IMAGE" && docker pull -q "$IMAGE_B"', { IMAGE: image.ref, IMAGE_B: imageB.ref }, Object.keys(aws.endpointEnv()));
     expect(viaSh.exitCode, viaSh.stderr).toBe(0);
     expect(exchanges()).toEqual(more(2));
 
