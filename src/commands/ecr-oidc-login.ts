@@ -2,14 +2,15 @@ import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput, type Aws
 import { exportProfile, profilePaths, PROFILE_NAME } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
 import { rememberSecretFiles } from '../docker/login.ts';
-import { fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
+import { dockerLoginEcr, fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
 import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
 import { bundleSource } from '../refresh/bundle-source.ts';
 import { exportRefreshingAwsProfile, serveThroughHelper } from '../refresh/setup.ts';
 import { recordExports } from '../refresh/state.ts';
-import { parseRegistryHost } from '../registry/host.ts';
 import { UserError } from '../core/errors.ts';
+import { parseRegistryHost } from '../registry/host.ts';
+import { dirname } from 'node:path';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
 import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
@@ -117,9 +118,13 @@ async function serveRefreshing(
     bundleSource: source,
     issuedAtMs,
   });
+  // docker login as with refresh: false, so the registry judges the password now and a refusal
+  // fails this step rather than a later pull; docker hands it to the helper, which already has it.
+  const dockerEnv = served.installed.route === 'bash-env' ? { ...env, PATH: `${dirname(served.helperPath)}:${env.PATH ?? ''}` } : env;
+  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnv }, reporter, retry });
   for (const [index, host] of hosts.entries()) {
     const until = logins[index]?.expiresAt ? `token valid until ${isoSeconds(logins[index].expiresAt)}, ` : '';
-    reporter.line(`regauth: logged in to ${host} through docker-credential-regauth (${until}renewed from a fresh job token when less than 5 minutes are left)`);
+    reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
   }
   reporter.line(`regauth: credential helper: ${served.installed.note}`);
   if (!(await isOnPath('circleci', env.PATH))) {

@@ -214,6 +214,9 @@ async function store(dir: string, input: string, io: HelperIo): Promise<number> 
   }
   const host = hostFromServerUrl(String(parsed.ServerURL ?? ''));
   if (!isValidHost(host) || typeof parsed.Username !== 'string' || typeof parsed.Secret !== 'string') return fail(io, 'regauth: store expects {"ServerURL","Username","Secret"} on stdin');
+  // regauth's own docker login (which verifies the password it just cached): nothing to change.
+  const current = await readEntry(dir, hostEntryName(host));
+  if (current && (await readOwned(layout(dir).route(host))) !== undefined && current.answer === dockerAnswer(host, parsed.Username, parsed.Secret)) return 0;
   // A user's own `docker login` to a host regauth serves: kept as given, never refreshed.
   const now = Math.floor(io.now() / 1000);
   await writeEntry(dir, hostEntryName(host), { refreshAt: now + STORED_LIFETIME_S, answer: dockerAnswer(host, parsed.Username, parsed.Secret), expiresAt: now + STORED_LIFETIME_S });

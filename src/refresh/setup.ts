@@ -87,6 +87,8 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
       helpers[host] = 'regauth';
     }
     config.credHelpers = helpers;
+    // The fixed password docker login just wrote is shadowed by the helper: it goes.
+    for (const { host } of input.registries) if (config.auths && Object.hasOwn(config.auths, host)) delete config.auths[host];
     await writeDockerConfig(configDir, config);
     await fs.chmod(join(configDir, 'config.json'), 0o600).catch(() => undefined);
   });

@@ -115,7 +115,8 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toContain(`regauth: logged in to ${registry.host} through docker-credential-regauth`);
+    expect(result.stdout).toContain(`regauth: logged in to ${registry.host} (token valid until `);
+    expect(result.stdout).toContain(`regauth: ${registry.host} is served by docker-credential-regauth from now on`);
     expect(result.stdout).toContain(`regauth: credential helper: installed ${context.cwd}/bin/docker-credential-regauth (${context.cwd}/bin is on the job's PATH`);
     const docker = config(context);
     expect(docker.credHelpers).toEqual({ [registry.host]: 'regauth', [registryB.host]: 'regauth' });

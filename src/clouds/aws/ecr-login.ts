@@ -35,8 +35,12 @@ export async function loginToEcrRegistries(
   credentials: AwsCredentials,
   deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps; aws?: AwsRetryOptions },
 ): Promise<string[]> {
+  return dockerLoginEcr(await fetchEcrLogins(targets, credentials, deps), deps);
+}
+
+/** docker login to each registry host ECR named (the daemon checks the password with the registry). */
+export async function dockerLoginEcr(logins: readonly RegistryLogin[], deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps }): Promise<string[]> {
   const { reporter } = deps;
-  const logins = await fetchEcrLogins(targets, credentials, deps);
   const hosts: string[] = [];
   for (const login of logins) {
     const target = parseRegistryHost(login.registry);
