@@ -261,4 +261,20 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const after = await runUserStep(context, 'command -v docker-credential-regauth || echo none; echo "profile=${AWS_PROFILE-unset} config=${AWS_CONFIG_FILE-unset}"');
     expect(after.stdout).toBe('none\nprofile=unset config=unset\n');
   }, 60_000);
+
+  it('a password the registry refuses fails the login step at once, as with refresh: false', async () => {
+    const refusing = await startRegistry({ auth: 'htpasswd', users: { AWS: 'another-password-9d2e' } });
+    try {
+      aws.setProxyEndpoint('333333333333', refusing.url);
+      aws.setRole(ROLE, { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B, '333333333333'] });
+      const context = await job();
+      const result = await login(context, { account_ids: '333333333333' });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`^regauth: ecr-oidc-login: could not log in to ${refusing.host.replaceAll('.', '\\.')} as AWS: [^\n]+\n$`));
+      expect(result.stderr).not.toContain(ECR_PASSWORD);
+    } finally {
+      aws.setRole(ROLE, { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B] });
+      await refusing.stop();
+    }
+  }, 60_000);
 });
