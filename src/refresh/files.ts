@@ -3,6 +3,7 @@ import { constants, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Env } from '../inputs/common.ts';
+import { UserError } from '../core/errors.ts';
 
 /**
  * The helper's own directory, `$HOME/.regauth/helper` (0700), and the only ways regauth writes
@@ -25,16 +26,37 @@ export const layout = (dir: string) => ({
   awsConfig: join(dir, 'aws', 'config'),
 });
 
-export class UntrustedPathError extends Error {}
+/** A path in regauth's own directories that is a link, not a directory, or someone else's: refused. */
+export class UntrustedPathError extends UserError {}
 
 const uid = (): number => process.getuid?.() ?? -1;
 
-/** A directory regauth owns: created 0700 if missing; a link or someone else's directory is refused. */
+/**
+ * A directory regauth owns: created 0700 if missing (each missing level on its own, so no link
+ * is followed on the way); a link, a file or someone else's directory is refused.
+ */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const stat = await fs.lstat(dir);
-  if (stat.isSymbolicLink() || !stat.isDirectory()) throw new UntrustedPathError(`${dir} is not a directory (a link or a file is never followed)`);
-  if (uid() >= 0 && stat.uid !== uid()) throw new UntrustedPathError(`${dir} belongs to another user`);
+  let stat = await fs.lstat(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (!stat) {
+    try {
+      await fs.mkdir(dir, { mode: 0o700 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && dirname(dir) !== dir) {
+        await ensurePrivateDir(dirname(dir));
+        await fs.mkdir(dir, { mode: 0o700 }).catch((again: NodeJS.ErrnoException) => {
+          if (again.code !== 'EEXIST') throw again;
+        });
+      } else if (code !== 'EEXIST') throw error;
+    }
+    stat = await fs.lstat(dir);
+  }
+  if (stat.isSymbolicLink()) throw new UntrustedPathError(`${dir} is a symbolic link; regauth does not follow links in its own directories: remove it`);
+  if (!stat.isDirectory()) throw new UntrustedPathError(`${dir} is not a directory: remove it`);
+  if (uid() >= 0 && stat.uid !== uid()) throw new UntrustedPathError(`${dir} belongs to another user; regauth keeps its files only in directories of the job's own user`);
   if ((stat.mode & 0o777) !== 0o700) await fs.chmod(dir, 0o700);
 }
 

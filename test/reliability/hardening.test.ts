@@ -332,7 +332,8 @@ function rows(): Row[] {
         writeFileSync(join(aws, 'config'), '[default]\nregion = eu-west-1\n', { mode: 0o600 });
         mkdirSync(join(home, '.regauth'), { recursive: true, mode: 0o700 });
         symlinkSync(aws, join(home, '.regauth', 'aws-77'));
-        const result = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, export_credentials: true }, target);
+        // The static profile (refresh: false) is the one written to ~/.regauth/aws-<build>.
+        const result = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, export_credentials: true, refresh: false }, target);
         assertOneLineFailure(result, /^regauth: ecr-oidc-login: .*\.regauth\/aws-77 is a symbolic link/);
         const logout = await runOrbCommand(orb, 'logout', {}, target);
         scenario.tally({ hostileInputs: 1 });
