@@ -127,8 +127,11 @@ const RULES: readonly Rule[] = [
  */
 export function classifyDockerOutput(failure: CommandFailure): DockerVerdict | undefined {
   const detail = dockerErrorLine(failure.output);
-  // URLs and other quoted values can contain anything (a repository called "denied"); drop them.
-  const text = failure.output.replace(/"[^"\n]*"/g, '""');
+  // docker's own log lines quote the error of each endpoint it tried (error="…"): that is docker
+  // speaking, so it is read; URLs and other quoted values can contain anything (a repository
+  // called "denied"), so they are dropped.
+  const unwrapped = failure.output.replace(/\berror="((?:[^"\\]|\\.)*)"/g, (_m, inner: string) => inner.replace(/\\(["\\])/g, '$1'));
+  const text = unwrapped.replace(/"[^"\n]*"/g, '""');
   for (const rule of RULES) {
     if (!rule.pattern.test(text)) continue;
     if (rule.kind === 'permanent') return { kind: 'permanent', reason: rule.reason, category: rule.category, detail };

@@ -76,7 +76,7 @@ describe.runIf(enabled)('regauth ECR commands: failure classes through the packe
 
   describe('transient failures are retried, then succeed', () => {
     it.each([
-      ['STS Throttling twice', 'sts', 2, 'Throttling', { sts: 3, ecr: 1, ecrPublic: 0 }, 'Throttling: Rate exceeded'],
+      ['STS Throttling twice', 'sts', 2, 'Throttling', { sts: 3, ecr: 1, ecrPublic: 0 }, 'Throttling: "Rate exceeded"'],
       ['an STS 500', 'sts', 1, '500', { sts: 2, ecr: 1, ecrPublic: 0 }, 'InternalFailure'],
       ['a cut STS connection', 'sts', 1, 'reset', { sts: 2, ecr: 1, ecrPublic: 0 }, ''],
       ['IDPCommunicationError', 'sts', 1, 'IDPCommunicationError', { sts: 2, ecr: 1, ecrPublic: 0 }, 'IDPCommunicationError'],

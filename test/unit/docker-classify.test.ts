@@ -19,6 +19,11 @@ const SHARED: [string, 'transient' | 'permanent', string][] = [
   ['unauthorized', 'permanent', daemon('Get "https://r.example.com/v2/": unauthorized: incorrect username or password')],
   ['401', 'permanent', 'login attempt to https://r.example.com/v2/ failed with status: 401 Unauthorized\n'],
   ['denied', 'permanent', daemon('denied: requested access to the resource is denied')],
+  [
+    'unauthorized at the first endpoint docker tried',
+    'permanent',
+    'time="2026-12-01T21:33:35Z" level=info msg="Error logging in to endpoint, trying next endpoint" endpoint="{false https://127.0.0.1:5000 false false false 0xc0003290e0}" error="Get \\"https://127.0.0.1:5000/v2/\\": unauthorized: incorrect username or password"\nlogin attempt to http://127.0.0.1:5000/v2/ failed with status: 400 Bad Request\n',
+  ],
   ['no such host', 'permanent', daemon('Get "https://nowhere.example/v2/": dial tcp: lookup nowhere.example on 127.0.0.53:53: no such host')],
 ];
 
