@@ -7,12 +7,14 @@
 import { ecrBench } from './bench/ecr.ts';
 import { gcpBench } from './bench/gcp.ts';
 import { pullBench } from './bench/pull.ts';
+import { refreshBench } from './bench/refresh.ts';
 import type { Bench, BenchResult } from './bench/types.ts';
 
 export const BENCHES: readonly Bench[] = [
   { name: 'pull', run: () => pullBench() },
   { name: 'ecr', run: () => ecrBench() },
   { name: 'gcp', run: () => gcpBench() },
+  { name: 'refresh', run: () => refreshBench() },
 ];
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -43,8 +43,14 @@ export const BUNDLE_OPTIONS = {
 /** The entry esbuild bundles for a command: its main, run by the shared command runner. */
 function commandEntry(command: string) {
   const entry = join(root, 'src', 'commands', `${command}.ts`);
+  const run = `runCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });`;
+  // A command that exports helperMain (the OIDC logins) doubles as docker-credential-regauth's
+  // refresh code: `node <bundle> --regauth-helper …` runs it instead of the command.
+  const helper = /^export const helperMain\b/m.test(readFileSync(entry, 'utf8'))
+    ? `import { helperMain } from ${JSON.stringify(entry)};\nif (process.argv[2] === '--regauth-helper') helperMain(process.argv.slice(3)).then((code) => process.exit(code), () => process.exit(1));\nelse ${run}\n`
+    : `${run}\n`;
   return {
-    contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'core', 'cli.ts'))};\nrunCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });\n`,
+    contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'core', 'cli.ts'))};\n${helper}`,
     resolveDir: root,
     sourcefile: `regauth-${command}.ts`,
     loader: 'ts' as const,

@@ -2,7 +2,8 @@
 # Installs the real parts the demo and the integration tests drive (Debian 12, as root):
 # docker-registry (distribution 2.8), htpasswd, skopeo (seeds images with no daemon or network),
 # dockerd (docker.io), busybox-static (the seeded images' rootfs), the AWS CLI v2 (independent
-# client for the local AWS endpoints and the benchmark baseline) and iproute2. openssl and curl
+# client for the local AWS endpoints and the benchmark baseline), amazon-ecr-credential-helper (the
+# peer of regauth's credential helper in the refresh bench) and iproute2. openssl and curl
 # are already on the machine and are left alone.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
@@ -10,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-packages=(docker-registry apache2-utils skopeo busybox-static awscli iproute2)
+packages=(docker-registry apache2-utils skopeo busybox-static awscli amazon-ecr-credential-helper iproute2)
 # A machine that already has a docker engine (CircleCI's machine images ship docker-ce) keeps it:
 # Debian's docker.io would conflict with it.
 command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)

@@ -1,9 +1,16 @@
-import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput } from '../clouds/aws/index.ts';
-import { exportProfile } from '../clouds/aws/profile.ts';
+import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
+import { exportProfile, profilePaths, PROFILE_NAME } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
-import { rememberSecretFile } from '../docker/login.ts';
-import { loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
+import { rememberSecretFiles } from '../docker/login.ts';
+import { dockerLoginEcr, fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
+import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
+import { helperMain as runHelper } from '../refresh/helper.ts';
+import { bundleSource } from '../refresh/bundle-source.ts';
+import { exportRefreshingAwsProfile, serveThroughHelper } from '../refresh/setup.ts';
+import { recordExports } from '../refresh/state.ts';
 import { UserError } from '../core/errors.ts';
+import { parseRegistryHost } from '../registry/host.ts';
+import { dirname } from 'node:path';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
 import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
@@ -50,16 +57,87 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   reporter.redactor.add(assumed.token);
   reporter.line(`regauth: assumed ${assumed.assumedRoleArn || inputs.roleArn} as session ${inputs.roleSessionName}, credentials valid until ${isoSeconds(credentials.expiration)}`);
 
+  const audience = inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '';
+  const source = inputs.refresh ? bundleSource() : undefined;
+  if (inputs.refresh && (!source || !audience)) {
+    reporter.line(`regauth: refresh is on but ${source ? 'the job token names no audience to mint again' : 'this run has no packed bundle to refresh with'}; logging in with fixed passwords instead`);
+  }
+  if (source && audience) {
+    await serveRefreshing(inputs, credentials, audience, source, env, reporter, retry);
+    return 0;
+  }
+
   await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
 
   if (inputs.exportCredentials) {
+    // On record before the files exist: a step killed while writing leaves nothing logout cannot see.
+    const paths = profilePaths(env);
+    await rememberSecretFiles(env, [paths.credentialsFile, paths.configFile]);
     const profile = await exportProfile(env, credentials, inputs.region);
-    await rememberSecretFile(env, profile.credentialsFile);
-    await rememberSecretFile(env, profile.configFile);
+    await recordExports(env, ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE']);
     reporter.line(`regauth: exported the temporary credentials as AWS profile regauth (${profile.credentialsFile}, mode 0600); later steps get AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE through $BASH_ENV`);
   }
   return 0;
 };
+
+/** refresh: true — the registries (and an exported profile) are served by docker-credential-regauth. */
+async function serveRefreshing(
+  inputs: ReturnType<typeof parseEcrOidcInputs>,
+  credentials: Required<AwsCredentials>,
+  audience: string,
+  source: string,
+  env: Env,
+  reporter: Reporter,
+  retry: RetryDeps,
+): Promise<void> {
+  const issuedAtMs = Date.now();
+  const logins = await fetchEcrLogins(inputs, credentials, { reporter, retry });
+  const hosts: string[] = [];
+  for (const login of logins) {
+    const target = parseRegistryHost(login.registry);
+    if ('error' in target) throw new UserError(`ECR answered a proxyEndpoint host that ${target.error}; nothing was logged in to it`);
+    hosts.push(target.host);
+  }
+  const served = await serveThroughHelper({
+    env,
+    run: runProcess,
+    recipe: {
+      kind: 'aws-ecr',
+      audience,
+      hosts,
+      roleArn: inputs.roleArn,
+      region: inputs.region,
+      accountIds: inputs.accountIds,
+      includePublic: inputs.includePublic,
+      sessionName: inputs.roleSessionName,
+      durationSeconds: inputs.sessionDurationSeconds,
+      settings: awsSettings(env),
+    },
+    registries: logins.map((login, index) => ({ host: hosts[index] ?? login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt ?? new Date(issuedAtMs + 12 * 3600_000) })),
+    awsCredentials: credentials,
+    bundleSource: source,
+    issuedAtMs,
+  });
+  // docker login as with refresh: false, so the registry judges the password now and a refusal
+  // fails this step rather than a later pull; docker hands it to the helper, which already has it.
+  const dockerEnv = served.installed.route === 'bash-env' ? { ...env, PATH: `${dirname(served.helperPath)}:${env.PATH ?? ''}` } : env;
+  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnv }, reporter, retry });
+  for (const [index, host] of hosts.entries()) {
+    const until = logins[index]?.expiresAt ? `token valid until ${isoSeconds(logins[index].expiresAt)}, ` : '';
+    reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
+  }
+  reporter.line(`regauth: credential helper: ${served.installed.note}`);
+  if (!(await isOnPath('circleci', env.PATH))) {
+    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${isoSeconds(credentials.expiration)}`);
+  }
+  if (inputs.exportCredentials) {
+    const profile = await exportRefreshingAwsProfile(env, served, inputs.region, PROFILE_NAME);
+    reporter.line(`regauth: exported AWS profile ${PROFILE_NAME} (${profile.configFile}): its credential_process is docker-credential-regauth, which renews the keys as they near expiry; later steps get AWS_PROFILE and AWS_CONFIG_FILE through $BASH_ENV, never a key`);
+  }
+}
+
+/** Entry for `node <bundle> --regauth-helper …` (the refresh half of docker-credential-regauth). */
+export const helperMain = (args: readonly string[]): Promise<number> => runHelper(args, { 'aws-ecr': refreshAwsEcr });
 
 /** Called at most once, when STS calls the token invalid or expired. */
 function remint(audience: string, env: Env, reporter: Reporter, retry: RetryDeps): NonNullable<AssumeRoleInput['reauth']> {

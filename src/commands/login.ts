@@ -8,7 +8,7 @@ import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 /** regauth/login: one registry, credentials from two environment variables. */
 export const main: CommandMain = async (env, reporter, retryDeps: RetryDeps = realRetryDeps) => {
   const inputs = parseLoginInputs(env);
-  reporter.redactor.add(inputs.password);
+  reporter.redactor.addCredentials(inputs.username, inputs.password);
   for (const note of inputs.notes) reporter.line(`regauth: ${inputs.target.host}: ${note}`);
   const outcome = await loginWithRetry({ run: runProcess, env }, inputs.target, inputs.username, inputs.password, {
     deps: retryDeps,

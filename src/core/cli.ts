@@ -1,4 +1,5 @@
-import { UserError } from './errors.ts';
+import { withoutExpandedValues } from '../inputs/common.ts';
+import { InputError, UserError } from './errors.ts';
 import { Reporter } from './output.ts';
 import { RetriesExhausted } from './retry.ts';
 
@@ -15,6 +16,11 @@ export async function runCommand(name: string, main: CommandMain, env: NodeJS.Pr
     return await main(env, reporter);
   } catch (error) {
     const cause = error instanceof RetriesExhausted ? error.last : error;
+    if (cause instanceof InputError) {
+      const safe = withoutExpandedValues(cause, env);
+      reporter.failure(`${name}: ${safe.message}`);
+      return safe.exitCode;
+    }
     if (error instanceof UserError) {
       reporter.failure(`${name}: ${error.message}`);
       return error.exitCode;

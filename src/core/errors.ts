@@ -16,7 +16,7 @@ export class UserError extends Error {
 export class InputError extends UserError {
   constructor(
     readonly parameter: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`parameter ${parameter}: ${reason}`, 2);
     this.name = 'InputError';

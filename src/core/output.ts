@@ -1,34 +1,141 @@
 /**
- * The only place that writes to the step's output. Every line is passed through the
- * redactor first, so a secret registered here cannot reach CircleCI's log even when it
- * comes back inside remote error text.
+ * The only place that writes to the step's output. Every line is redacted, stripped of control
+ * characters and folded onto one line before it is written; text that came from outside
+ * (a registry's or an endpoint's error, a file regauth did not write) is marked with remote()
+ * where the message is built, and rendered here by safeRemoteText(): redacted, stripped, folded,
+ * visibly quoted and only then cut, so a secret can never be half-printed by a cut and a
+ * registry can neither recolour the log nor forge a line of regauth's.
  */
 export interface Sink {
   write(text: string): void;
 }
 
 const MIN_SECRET_LENGTH = 4;
+/** Longest remote text shown, in characters, after redaction. */
+export const REMOTE_TEXT_MAX = 300;
+/** Longest line written, after redaction (a backstop: remote text is already cut). */
+const LINE_MAX = 4000;
+
+function unpadded(base64: string): string {
+  return base64.replace(/=+$/, '');
+}
+
+/** The ways a secret may come back: trailing white space stripped (docker strips a password's newline). */
+function variants(secret: string): string[] {
+  return [...new Set([secret, secret.replace(/\r?\n$/, ''), secret.trimEnd(), secret.trim()])];
+}
+
+/**
+ * The alignment-independent middle of `bytes`'s base64 inside any larger base64 text (three
+ * alignments, both alphabets), so base64(anything + secret + anything) is caught as well.
+ */
+function embeddedBase64Forms(bytes: Buffer): string[] {
+  const forms: string[] = [];
+  for (let shift = 0; shift < 3; shift++) {
+    for (const encoding of ['base64', 'base64url'] as const) {
+      const text = unpadded(Buffer.concat([Buffer.alloc(shift), bytes]).toString(encoding));
+      const start = Math.ceil((shift * 4) / 3);
+      const end = text.length - 3;
+      if (end - start >= 12) forms.push(text.slice(start, end));
+    }
+  }
+  return forms;
+}
 
 export class Redactor {
   private readonly secrets = new Set<string>();
+  private sorted: string[] | undefined;
 
+  /** A secret, in every form it may come back in: raw, JSON/Go-quoted, URL-encoded, base64. */
   add(secret: string | undefined): void {
-    if (secret === undefined || secret.length < MIN_SECRET_LENGTH) return;
-    this.secrets.add(secret);
-    // Tokens also travel base64-encoded (docker's auth field) and URL-encoded.
-    this.secrets.add(Buffer.from(secret).toString('base64'));
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret) this.secrets.add(encoded);
+    if (secret === undefined) return;
+    for (const value of variants(secret)) {
+      if (value.length < MIN_SECRET_LENGTH) continue;
+      this.put(value);
+      this.put(JSON.stringify(value).slice(1, -1));
+      this.put(encodeURIComponent(value));
+      const bytes = Buffer.from(value);
+      this.put(bytes.toString('base64'));
+      this.put(unpadded(bytes.toString('base64')));
+      this.put(unpadded(bytes.toString('base64url')));
+      for (const form of embeddedBase64Forms(bytes)) this.put(form);
+    }
+  }
+
+  /**
+   * A user name and password pair: the password, and base64(user:password) whole — the Basic
+   * header a registry may quote, and the `auth` field docker stores.
+   */
+  addCredentials(username: string, password: string | undefined): void {
+    if (password === undefined) return;
+    this.add(password);
+    for (const value of variants(password)) {
+      if (value.length < MIN_SECRET_LENGTH) continue;
+      const pair = Buffer.from(`${username}:${value}`);
+      this.put(pair.toString('base64'));
+      for (const encoding of ['base64', 'base64url'] as const) this.put(unpadded(pair.toString(encoding)));
+    }
+  }
+
+  private put(form: string): void {
+    if (form.length < MIN_SECRET_LENGTH || this.secrets.has(form)) return;
+    this.secrets.add(form);
+    this.sorted = undefined;
   }
 
   redact(text: string): string {
-    let out = text;
     // Longest first, so a secret that contains another is removed whole.
-    for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      out = out.split(secret).join('***');
-    }
+    this.sorted ??= [...this.secrets].sort((a, b) => b.length - a.length);
+    let out = text;
+    for (const secret of this.sorted) if (out.includes(secret)) out = out.split(secret).join('***');
     return out;
   }
+}
+
+const REMOTE_OPEN = '\u{F8F0}';
+const REMOTE_CLOSE = '\u{F8F1}';
+const MARKERS = /[\u{F8F0}\u{F8F1}]/gu;
+const REMOTE_SEGMENT = /\u{F8F0}([^\u{F8F0}\u{F8F1}]*)\u{F8F1}/gu;
+
+/**
+ * Marks text that came from outside regauth, where a message is built (pure code has no
+ * redactor); the Reporter renders it with safeRemoteText. Marking twice is harmless.
+ */
+export function remote(text: string): string {
+  return `${REMOTE_OPEN}${text.replace(MARKERS, '')}${REMOTE_CLOSE}`;
+}
+
+/** The text inside remote() markers, unrendered (for classifiers that match on wording). */
+export function unmarked(text: string): string {
+  return text.replace(MARKERS, '');
+}
+
+/* eslint-disable no-control-regex -- control characters are exactly what these remove */
+const ESCAPE_SEQUENCES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[P^_X][^\u001b]*(?:\u001b\\)?|\u001b[@-Z\\-_]?|\u009b[0-?]*[ -/]*[@-~]/gu;
+const LINE_BREAKS = /[\r\n\t\v\f\u0085\u2028\u2029]+/gu;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u{F8F0}\u{F8F1}]/gu;
+/* eslint-enable no-control-regex */
+
+/** Escape sequences and control characters out; line breaks and tabs become spaces. Pure. */
+export function stripControls(text: string): string {
+  return text.replace(ESCAPE_SEQUENCES, '').replace(LINE_BREAKS, ' ').replace(CONTROLS, '');
+}
+
+function cut(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text;
+}
+
+/**
+ * The one way remote text reaches the log: redacted (again after stripping, so control
+ * characters inside a secret cannot smuggle it past), stripped of escape sequences and control
+ * characters, folded to one line, quoted so it cannot pass for regauth's own words, and only
+ * then cut.
+ */
+export function safeRemoteText(text: string, redactor: Redactor, max = REMOTE_TEXT_MAX): string {
+  const plain = redactor.redact(stripControls(redactor.redact(text)));
+  const folded = plain.replace(/\s+/gu, ' ').trim();
+  return `"${cut(folded, max).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
 export class Reporter {
@@ -38,13 +145,20 @@ export class Reporter {
     private readonly err: Sink = process.stderr,
   ) {}
 
+  /** What any printed text becomes: remote segments rendered, the rest redacted, one line. */
+  render(text: string): string {
+    const rendered = text.replace(REMOTE_SEGMENT, (_m, segment: string) => safeRemoteText(segment, this.redactor));
+    const line = this.redactor.redact(stripControls(this.redactor.redact(rendered)));
+    return cut(line.trimEnd(), LINE_MAX);
+  }
+
   line(text: string): void {
-    this.out.write(`${this.redactor.redact(text)}\n`);
+    this.out.write(`${this.render(text)}\n`);
   }
 
   /** The single closing line of a failed step. */
   failure(text: string): void {
-    this.err.write(`regauth: ${this.redactor.redact(text).replace(/\s*\n\s*/g, ' ')}\n`);
+    this.err.write(`regauth: ${this.render(text.replace(/\s*\n\s*/g, ' '))}\n`);
   }
 }
 

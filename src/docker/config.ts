@@ -1,7 +1,8 @@
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.ts';
+import { ownedByUs, readRegularFile, replaceFileAtomically } from '../core/private-files.ts';
 import type { Env } from '../inputs/common.ts';
 
 /**
@@ -58,10 +59,7 @@ export async function readDockerConfig(dir: string): Promise<DockerConfigFile> {
 
 /** Writes config.json the way docker does: a 0600 temp file in the same directory, then rename. */
 export async function writeDockerConfig(dir: string, config: DockerConfigFile): Promise<void> {
-  const file = join(dir, 'config.json');
-  const temp = join(dir, `.config.json.regauth-${process.pid}`);
-  await fs.writeFile(temp, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
-  await fs.rename(temp, file);
+  await replaceFileAtomically(join(dir, 'config.json'), `${JSON.stringify(config, null, '\t')}\n`);
 }
 
 /** The credential helper docker would use for `key` (docker's own lookup order). */
@@ -70,6 +68,8 @@ export function credentialHelperFor(config: DockerConfigFile, key: string): stri
   return config.credsStore || undefined;
 }
 
+export type AuthEntry = Record<string, string>;
+
 export interface LoginRecord {
   /** The key docker stores the entry under (host[:port], or Docker Hub's index URL). */
   key: string;
@@ -77,6 +77,8 @@ export interface LoginRecord {
   helperOptOut: boolean;
   /** The user's own `credHelpers[key]` that the opt-out replaced; logout puts it back. */
   replacedHelper?: string;
+  /** The `auths[key]` entry that was there before regauth's first login to `key`; logout puts it back. */
+  replacedAuth?: AuthEntry;
 }
 
 export interface RegauthState {
@@ -85,70 +87,51 @@ export interface RegauthState {
   secretFiles: string[];
 }
 
-const STATE_FILE = 'regauth-state.json';
+export const STATE_FILE = 'regauth-state.json';
 
-export async function readState(dir: string): Promise<RegauthState> {
+function isAuthEntry(value: unknown): value is AuthEntry {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+}
+
+/**
+ * The state file's records, each checked for shape; anything else in the file is dropped. The
+ * file may come from a cache, a workspace or a shared DOCKER_CONFIG, so what survives here is
+ * still only a claim: logout validates each key as a registry host and each path as a file of
+ * regauth's own before acting on it.
+ */
+export function parseState(text: string): RegauthState {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(await fs.readFile(join(dir, STATE_FILE), 'utf8')) as Partial<RegauthState>;
-    return { logins: Array.isArray(parsed.logins) ? parsed.logins : [], secretFiles: Array.isArray(parsed.secretFiles) ? parsed.secretFiles : [] };
+    parsed = JSON.parse(text);
   } catch {
     return { logins: [], secretFiles: [] };
   }
+  const raw = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { logins?: unknown; secretFiles?: unknown };
+  const logins: LoginRecord[] = [];
+  for (const entry of Array.isArray(raw.logins) ? (raw.logins as unknown[]) : []) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { key, helperOptOut, replacedHelper, replacedAuth } = entry as Record<string, unknown>;
+    if (typeof key !== 'string' || key === '' || key.length > 300) continue;
+    logins.push({
+      key,
+      helperOptOut: helperOptOut === true,
+      ...(typeof replacedHelper === 'string' ? { replacedHelper } : {}),
+      ...(isAuthEntry(replacedAuth) ? { replacedAuth } : {}),
+    });
+  }
+  const secretFiles = Array.isArray(raw.secretFiles) ? (raw.secretFiles as unknown[]).filter((file): file is string => typeof file === 'string') : [];
+  return { logins, secretFiles };
+}
+
+/** Read without following a link or blocking on a FIFO; a state file of another user's is ignored. */
+export async function readState(dir: string): Promise<RegauthState> {
+  const read = await readRegularFile(join(dir, STATE_FILE));
+  if (read.kind !== 'text' || !ownedByUs(read.stat)) return { logins: [], secretFiles: [] };
+  return parseState(read.text);
 }
 
 export async function writeState(dir: string, state: RegauthState): Promise<void> {
-  const temp = join(dir, `.${STATE_FILE}.${process.pid}`);
-  await fs.writeFile(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await fs.rename(temp, join(dir, STATE_FILE));
+  await replaceFileAtomically(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-export interface LockDeps {
-  sleep: (ms: number) => Promise<void>;
-  isAlive: (pid: number) => boolean;
-}
-
-export const realLockDeps: LockDeps = {
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  isAlive: (pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  },
-};
-
-const LOCK_POLL_MS = 25;
-const LOCK_MAX_POLLS = 2400; // 60 s: a login that holds the lock longer has hung
-
-/**
- * Runs `work` holding an exclusive lock on the config directory. The lock is a file created
- * with O_EXCL holding the owner's pid; a lock whose owner is gone is taken over.
- */
-export async function withConfigLock<T>(dir: string, work: () => Promise<T>, deps: LockDeps = realLockDeps): Promise<T> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const lock = join(dir, '.regauth.lock');
-  for (let poll = 0; ; poll++) {
-    try {
-      const handle = await fs.open(lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number((await fs.readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(owner) && owner > 0 && !deps.isAlive(owner)) {
-        await fs.rm(lock, { force: true });
-        continue;
-      }
-      if (poll >= LOCK_MAX_POLLS) throw new UserError(`another process (pid ${owner || 'unknown'}) has held ${lock} for over a minute: if nothing else is logging in, delete that file`);
-      await deps.sleep(LOCK_POLL_MS);
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
-}
+export { LOCK_FILE, realLockDeps, STALE_WITHOUT_PID_MS, withConfigLock, type LockDeps } from './lock.ts';

@@ -1,3 +1,5 @@
+import { remote } from '../core/output.ts';
+
 /**
  * A docker CLI command that exited non-zero, shared by every command's docker calls. Its
  * arguments hold hosts, user names and image names only: secrets go to docker on stdin.
@@ -9,12 +11,15 @@ export class DockerCommandError extends Error {
     /** stderr then stdout, as docker wrote them. */
     readonly output: string,
   ) {
-    super(`docker ${args.join(' ')} exited with ${exitCode}: ${dockerErrorLine(output)}`);
+    super(`docker ${args.join(' ')} exited with ${exitCode}: ${remote(dockerErrorLine(output))}`);
     this.name = 'DockerCommandError';
   }
 }
 
-/** The line of docker's output that says what went wrong, without docker's prefixes. */
+/**
+ * The line of docker's output that says what went wrong, without docker's prefixes. Whole:
+ * it is remote text, cut only by the Reporter after redaction (wrap it in remote()).
+ */
 export function dockerErrorLine(output: string): string {
   const lines = output
     .split('\n')
@@ -24,6 +29,5 @@ export function dockerErrorLine(output: string): string {
   // Usage hints ("See 'docker login --help'.") follow the error they explain.
   const verdicts = lines.filter((line) => !/^time="[^"]*" level=/.test(line) && !/^(See|Run) '?docker .*--help/.test(line));
   const errorLine = [...verdicts].reverse().find((line) => /error|denied|unauthorized|not found|toomanyrequests|refused|timeout|EOF/i.test(line));
-  const line = (errorLine ?? verdicts.at(-1) ?? lines.at(-1) ?? 'no output').replace(/^Error response from daemon:\s*/i, '').replace(/^Error:\s*/, '');
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+  return (errorLine ?? verdicts.at(-1) ?? lines.at(-1) ?? 'no output').replace(/^Error response from daemon:\s*/i, '').replace(/^Error:\s*/, '');
 }

@@ -17,6 +17,8 @@ export interface EcrOidcInputs extends EcrTargetInputs {
   /** Empty: use the job's token. */
   audience: string;
   exportCredentials: boolean;
+  /** Serve the registries (and an exported profile) through regauth's refreshing credential helper. */
+  refresh: boolean;
 }
 
 export interface EcrStaticInputs extends EcrTargetInputs {
@@ -48,7 +50,9 @@ export function parseEcrOidcInputs(env: Env): EcrOidcInputs {
   const roleSessionName = givenSessionName ? sanitizeRoleSessionName(givenSessionName) : deriveRoleSessionName(env);
   const sessionDurationSeconds = integerParameter(env, 'session_duration', { min: 900, max: 43200, fallback: 3600 });
   const audience = stringParameter(env, 'audience', { maxLength: 1024 });
-  return { ...targets, roleArn, roleSessionName, sessionDurationSeconds, audience, exportCredentials: booleanParameter(env, 'export_credentials') };
+  // The orb always passes refresh; a direct run without it gets the orb's default (true).
+  const refresh = env.REGAUTH_REFRESH === undefined ? true : booleanParameter(env, 'refresh');
+  return { ...targets, roleArn, roleSessionName, sessionDurationSeconds, audience, exportCredentials: booleanParameter(env, 'export_credentials'), refresh };
 }
 
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;

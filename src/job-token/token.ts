@@ -1,3 +1,4 @@
+import { remote } from '../core/output.ts';
 import { UserError } from '../core/errors.ts';
 import { isoSeconds } from '../core/output.ts';
 import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../core/process.ts';
@@ -57,9 +58,9 @@ export async function mintOidcToken(audience: string, options: Omit<ObtainTokenO
 }
 
 function firstLine(text: string): string {
-  // The CLI's stderr carries no token; keep it short anyway.
+  // Remote text as far as the log is concerned: the Reporter redacts, quotes and cuts it.
   const line = text.trim().split('\n')[0]?.trim() ?? '';
-  return line ? `: ${line.slice(0, 200)}` : '';
+  return line ? `: ${remote(line)}` : '';
 }
 
 async function cliPresent(run: RunProcess, env: ObtainTokenOptions['env']): Promise<boolean> {

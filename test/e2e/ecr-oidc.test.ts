@@ -72,7 +72,8 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
     return context;
   }
 
-  const login = (context: JobContext, params: Record<string, ParameterValue> = {}) => runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, ...params }, context);
+  // These tests pin version 1's fixed-password login (refresh: false); refresh.test.ts covers refresh: true.
+  const login = (context: JobContext, params: Record<string, ParameterValue> = {}) => runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, refresh: false, ...params }, context);
 
   function dockerAuths(context: JobContext): Record<string, { auth: string }> {
     const file = join(context.env.DOCKER_CONFIG ?? '', 'config.json');

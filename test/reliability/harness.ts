@@ -2,7 +2,7 @@
  * Runs packed-orb steps under every instrument (argv shims, /proc sampler, file scan) and
  * returns what was observed; shared by the reliability suites.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createArgvShims,
@@ -91,6 +91,9 @@ export async function observe(orb: Orb, runs: readonly StepRun[], options: Obser
       allowed.add(file);
       roots.add(file);
     }
+    // docker-credential-regauth's cache (refresh: true) holds what config.json would: 0600 entries in 0700 directories.
+    const helperCache = join(job.cwd, '.regauth', 'helper', 'cache');
+    if (existsSync(helperCache)) for (const name of readdirSync(helperCache)) allowed.add(join(helperCache, name));
   }
   for (const entry of tmpEntries()) if (!tmpBefore.has(entry)) roots.add(entry);
   const scan = scanFiles({ roots: [...roots], canaries, allowed: [...allowed] });

@@ -286,7 +286,7 @@ function ecrRows(): SecretRow[] {
       env: { DOCKER_HOST: NO_DAEMON },
       prepare: (lab) => awsJob(lab),
       attempts: (lab) => lab.echo.attempts(),
-      steps: [oidc({ account_ids: ECHO_ACCOUNT }, /^regauth: ecr-oidc-login: could not log in to 127\.0\.0\.1:\d+ as AWS: the registry refused the credentials .*AWS:\*\*\*/)],
+      steps: [oidc({ account_ids: ECHO_ACCOUNT, refresh: false }, /^regauth: ecr-oidc-login: could not log in to 127\.0\.0\.1:\d+ as AWS: the registry refused the credentials .*AWS:\*\*\*/)],
     },
     {
       name: 'ecr-login with static keys, pull, logout',

@@ -85,7 +85,8 @@ export function newJob(env: Record<string, string> = {}): JobContext {
     HOME: dir,
   };
   return {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...circle, ...env },
+    // ~/bin first, as on CircleCI's cimg images (missing until something installs there).
+    env: { PATH: `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, LANG: 'C.UTF-8', ...circle, ...env },
     bashEnvFile,
     cwd: dir,
   };

@@ -19,8 +19,14 @@ import { startLocalAws, type LocalAws, type Service } from '../support/aws/index
 
 const root = resolve(import.meta.dirname, '../..');
 const KiB = 1024;
-/** Minified bytes, as `npm run build` prints them (before this: 249.2 and 202.7 KiB). */
-const CEILINGS: Record<string, number> = { 'ecr-oidc-login': 208 * KiB, 'ecr-login': 169 * KiB };
+/**
+ * Minified bytes, as `npm run build` prints them (before this: 249.2 and 202.7 KiB). Raised by
+ * 12 KiB for the hardening: docker login now shares pull's classifier of docker's wording, the
+ * stale-lock takeover, the no-follow file checks and the remote-text renderer. ecr-oidc-login
+ * also carries the refresh half of docker-credential-regauth (about 22 KiB: recipes, cache, lock,
+ * install routes, the helper's commands).
+ */
+const CEILINGS: Record<string, number> = { 'ecr-oidc-login': 244 * KiB, 'ecr-login': 181 * KiB };
 /** node_modules bytes in a bundle of only the AWS layer (before this: 216.9 KiB; now 171.2). */
 const AWS_LAYER_CEILING = 173 * KiB;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { booleanParameter, expandEnvReferences, integerParameter, listParameter, secretFromEnvName, stringParameter } from '../../src/inputs/common.ts';
+import { InputError } from '../../src/core/errors.ts';
+import { booleanParameter, envKey, expandEnvReferences, integerParameter, listParameter, secretFromEnvName, stringParameter, withoutExpandedValues } from '../../src/inputs/common.ts';
 
 describe('parameter parsing', () => {
   it.each([
@@ -55,5 +56,24 @@ describe('parameter parsing', () => {
     expect(secretFromEnvName({ REGAUTH_PASSWORD: 'TOKEN', TOKEN: 's3cret' }, 'password', { required: true })).toEqual({ name: 'TOKEN', value: 's3cret' });
     expect(() => secretFromEnvName({ REGAUTH_PASSWORD: 'TOKEN' }, 'password', { required: true })).toThrow('parameter password: environment variable TOKEN is not set or empty');
     expect(() => secretFromEnvName({ REGAUTH_PASSWORD: 'A;B' }, 'password', { required: true })).toThrow('parameter password: must name an environment variable');
+  });
+});
+
+describe('input errors never quote an expanded value', () => {
+  const scrub = (parameter: string, raw: string, env: Record<string, string>, reason: string) =>
+    withoutExpandedValues(new InputError(parameter, reason), { [envKey(parameter)]: raw, ...env }).message;
+
+  it('names the variable instead of quoting its contents, in any case and shortened', () => {
+    const token = 'eyJhbGciOiJSUzI1NiJ9.Secret-Part.Sig';
+    expect(scrub('images', '${CIRCLE_OIDC_TOKEN}', { CIRCLE_OIDC_TOKEN: token }, `"${token}" is not a valid image reference: the repository name "${token.toLowerCase()}" must be lowercase`)).toBe(
+      'parameter images: <the value of $CIRCLE_OIDC_TOKEN, not shown> is not a valid image reference: the repository name <the value of $CIRCLE_OIDC_TOKEN, not shown> must be lowercase',
+    );
+    expect(scrub('registry', 'x${REG_PASS}', { REG_PASS: 'Hunter2-Password' }, `is not a valid host[:port]: "xhunter2-pass..."`)).toBe('parameter registry: is not a valid host[:port]: <the value of $REG_PASS, not shown>');
+    expect(scrub('registry', '${REG_PASS}', { REG_PASS: 'Hunter2-Password' }, 'bare hunter2-password here')).toBe('parameter registry: bare <the value of $REG_PASS, not shown> here');
+  });
+
+  it('leaves literal values and constant quotes alone', () => {
+    expect(scrub('platform', 'linux/amd64x', {}, 'got "linux/amd64x"')).toBe('parameter platform: got "linux/amd64x"');
+    expect(scrub('images', '${IMG}', { IMG: 'Bad' }, 'may only contain "_", "." and "-"')).toBe('parameter images: may only contain "_", "." and "-"');
   });
 });

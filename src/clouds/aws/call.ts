@@ -1,4 +1,5 @@
 import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from '../../core/retry.ts';
+import { remote } from '../../core/output.ts';
 import { AwsCallError, classifyAwsError, sanitizeAwsMessage, toVerdict, type AwsOperation } from './errors.ts';
 
 /** How an AWS call is retried; the SDK's own retries are off (maxAttempts 1). */
@@ -24,7 +25,7 @@ export async function callAws<T>(operation: AwsOperation, send: () => Promise<T>
   } catch (error) {
     if (!(error instanceof RetriesExhausted)) throw error;
     const c = classifyAwsError(error.last);
-    const message = sanitizeAwsMessage(c.message, secrets);
+    const message = c.message === '' ? '' : remote(sanitizeAwsMessage(c.message, secrets));
     throw new AwsCallError(operation, { ...c, message }, error.attempts);
   }
 }

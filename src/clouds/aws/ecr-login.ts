@@ -6,15 +6,12 @@ import { isoSeconds, seconds, type Reporter } from '../../core/output.ts';
 import { parseRegistryHost } from '../../registry/host.ts';
 import type { RetryDeps } from '../../core/retry.ts';
 
-/**
- * After credentials exist (from STS or static keys): one ECR authorization token per account's
- * registry, then docker login to each registry host ECR names in `proxyEndpoint`.
- */
-export async function loginToEcrRegistries(
+/** One ECR authorization token per account's registry (and ECR Public when asked), registered with the redactor. */
+export async function fetchEcrLogins(
   targets: EcrTargetInputs,
   credentials: AwsCredentials,
-  deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps; aws?: AwsRetryOptions },
-): Promise<string[]> {
+  deps: { reporter: Reporter; retry: RetryDeps; aws?: AwsRetryOptions },
+): Promise<RegistryLogin[]> {
   const { reporter } = deps;
   const logins: RegistryLogin[] = await getEcrAuthorization({
     region: targets.region,
@@ -25,7 +22,25 @@ export async function loginToEcrRegistries(
   if (targets.includePublic) {
     logins.push(await getEcrPublicAuthorization({ credentials, retry: { deps: deps.retry, ...deps.aws } }));
   }
-  for (const login of logins) reporter.redactor.add(login.password);
+  for (const login of logins) reporter.redactor.addCredentials(login.username, login.password);
+  return logins;
+}
+
+/**
+ * After credentials exist (from STS or static keys): one ECR authorization token per account's
+ * registry, then docker login to each registry host ECR names in `proxyEndpoint`.
+ */
+export async function loginToEcrRegistries(
+  targets: EcrTargetInputs,
+  credentials: AwsCredentials,
+  deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps; aws?: AwsRetryOptions },
+): Promise<string[]> {
+  return dockerLoginEcr(await fetchEcrLogins(targets, credentials, deps), deps);
+}
+
+/** docker login to each registry host ECR named (the daemon checks the password with the registry). */
+export async function dockerLoginEcr(logins: readonly RegistryLogin[], deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps }): Promise<string[]> {
+  const { reporter } = deps;
   const hosts: string[] = [];
   for (const login of logins) {
     const target = parseRegistryHost(login.registry);

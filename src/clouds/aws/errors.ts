@@ -1,4 +1,5 @@
 import { UserError } from '../../core/errors.ts';
+import { remote, unmarked } from '../../core/output.ts';
 import { parseRetryAfter, type Verdict } from '../../core/retry.ts';
 
 /**
@@ -12,7 +13,7 @@ export interface AwsErrorClass {
   /** AWS error code (Throttling, AccessDenied…) or network code (ECONNRESET…). */
   code: string;
   status?: number;
-  /** AWS's message, single line, tokens removed, capped in length. */
+  /** AWS's message, single line, tokens removed, marked as remote text (the Reporter quotes and cuts it). */
   message: string;
   retryAfterMs?: number;
 }
@@ -56,19 +57,22 @@ interface ErrorLike {
   $response?: { statusCode?: unknown; headers?: Record<string, unknown> };
 }
 
-/** Removes anything shaped like a JWT (an OIDC token echoed back) and keeps one short line. */
+/**
+ * Removes the given secrets and anything shaped like a JWT (an OIDC token echoed back) and folds
+ * the message to one line. Never shortens it: a cut before redaction could leave part of a
+ * secret that no longer matches; the Reporter cuts remote text after redacting it.
+ */
 export function sanitizeAwsMessage(message: string, secrets: readonly string[] = []): string {
-  let out = message;
+  let out = unmarked(message);
   for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('***');
   out = out.replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '<token>');
-  out = out.replace(/\s+/g, ' ').trim();
-  return out.length > 300 ? `${out.slice(0, 297)}...` : out;
+  return out.replace(/\s+/g, ' ').trim();
 }
 
 export function classifyAwsError(error: unknown, now: number = Date.now()): AwsErrorClass {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as ErrorLike;
   const rawMessage = typeof e.message === 'string' ? e.message : '';
-  const message = sanitizeAwsMessage(rawMessage);
+  const message = rawMessage === '' ? '' : remote(sanitizeAwsMessage(rawMessage));
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : typeof e.$response?.statusCode === 'number' ? e.$response.statusCode : undefined;
   const networkCode = typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code) ? e.code : undefined;
   const sdkName = typeof e.name === 'string' && e.name !== 'Error' ? (SDK_NAMES[e.name] ?? e.name) : undefined;

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { ensurePrivateDirectory, regauthHome, writePrivateFile } from '../../core/private-files.ts';
 import type { AwsCredentials } from './index.ts';
 import type { Env } from '../../inputs/common.ts';
 
@@ -19,20 +19,26 @@ export interface ExportedProfile {
   bashEnvLines: string[];
 }
 
+/** Where the profile goes: ~/.regauth/aws-<build number>/{credentials,config}. */
+export function profilePaths(env: Env): Pick<ExportedProfile, 'directory' | 'credentialsFile' | 'configFile'> {
+  const directory = join(regauthHome(env), `aws-${(env.CIRCLE_BUILD_NUM ?? '').replace(/\D/g, '') || process.pid}`);
+  return { directory, credentialsFile: join(directory, 'credentials'), configFile: join(directory, 'config') };
+}
+
+/**
+ * Writes the profile at profilePaths(env). Every directory on the way must be a real directory
+ * of ours (a link to ~/.aws would have regauth rewrite, and logout delete, the user's own
+ * files), and each file is created fresh, 0600, without following a link.
+ */
 export async function exportProfile(env: Env, credentials: Required<AwsCredentials>, region: string): Promise<ExportedProfile> {
-  const base = join(env.HOME ?? homedir(), '.regauth');
-  await fs.mkdir(base, { recursive: true, mode: 0o700 });
-  await fs.chmod(base, 0o700);
-  const directory = join(base, `aws-${(env.CIRCLE_BUILD_NUM ?? '').replace(/\D/g, '') || process.pid}`);
-  await fs.mkdir(directory, { recursive: true, mode: 0o700 });
-  await fs.chmod(directory, 0o700);
-  const credentialsFile = join(directory, 'credentials');
-  const configFile = join(directory, 'config');
-  await writePrivate(
+  const { directory, credentialsFile, configFile } = profilePaths(env);
+  await ensurePrivateDirectory(regauthHome(env));
+  await ensurePrivateDirectory(directory);
+  await writePrivateFile(
     credentialsFile,
     `[${PROFILE_NAME}]\naws_access_key_id = ${credentials.accessKeyId}\naws_secret_access_key = ${credentials.secretAccessKey}\naws_session_token = ${credentials.sessionToken}\n`,
   );
-  await writePrivate(configFile, `[profile ${PROFILE_NAME}]\nregion = ${region}\n`);
+  await writePrivateFile(configFile, `[profile ${PROFILE_NAME}]\nregion = ${region}\n`);
   const bashEnvLines = [
     `export AWS_SHARED_CREDENTIALS_FILE=${shellQuote(credentialsFile)}`,
     `export AWS_CONFIG_FILE=${shellQuote(configFile)}`,
@@ -40,12 +46,6 @@ export async function exportProfile(env: Env, credentials: Required<AwsCredentia
   ];
   if (env.BASH_ENV) await fs.appendFile(env.BASH_ENV, `${bashEnvLines.join('\n')}\n`);
   return { directory, credentialsFile, configFile, bashEnvLines };
-}
-
-/** Created 0600 from the start (never readable by others, even for an instant). */
-async function writePrivate(file: string, text: string): Promise<void> {
-  await fs.rm(file, { force: true });
-  await fs.writeFile(file, text, { mode: 0o600, flag: 'wx' });
 }
 
 function shellQuote(value: string): string {

@@ -35,9 +35,23 @@ export interface LocalAwsOptions {
   ecrRegions?: readonly string[];
   /** Epoch ms; defaults to the wall clock (see `advance`). */
   now?: () => number;
+  /** Short lifetimes for refresh tests (seconds); see `setLifetimes`. */
+  lifetimes?: Lifetimes;
 }
 
-export type FaultKind = 'Throttling' | '500' | 'reset' | 'IDPCommunicationError' | (string & {});
+/**
+ * Test-only lifetimes, in seconds: of tokens the mint endpoint issues (what `circleci run oidc get`
+ * would), of STS credentials (instead of DurationSeconds, which AWS keeps at 900 or more), and of
+ * ECR authorization tokens (12 h on AWS).
+ */
+export interface Lifetimes {
+  jobTokenSeconds?: number;
+  stsSeconds?: number;
+  ecrSeconds?: number;
+}
+
+/** `hang` holds the request unanswered for 20 s (a stuck endpoint), then answers 500. */
+export type FaultKind = 'Throttling' | '500' | 'reset' | 'hang' | 'IDPCommunicationError' | (string & {});
 
 export interface RequestLogEntry {
   endpoint: 'issuer' | 'sts' | 'ecr' | 'ecrPublic';
@@ -63,6 +77,12 @@ export interface LocalAws {
   /** Env for an SDK or the AWS CLI v2 to talk to this stack. */
   endpointEnv(): Record<string, string>;
   mintToken(options?: MintOptions): Promise<string>;
+  /**
+   * Test-only endpoint standing in for `circleci run oidc get`: POST `{"aud":"…"}` (JSON) and get a
+   * freshly signed job token with `lifetimes.jobTokenSeconds`; logged as issuer action `mint`.
+   */
+  mintUrl: string;
+  setLifetimes(lifetimes: Lifetimes): void;
   forgeToken(options?: MintOptions): Promise<string>;
   /** The next `n` requests to `service` fail with `kind`. */
   failNext(service: Service, n: number, kind: FaultKind): void;
@@ -91,6 +111,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const counts = new Map<string, number>();
   const log: RequestLogEntry[] = [];
   const roles = new Map(Object.entries(options.roles ?? {}));
+  let lifetimes: Lifetimes = { ...options.lifetimes };
   const sessions = new Map<string, Principal>();
   const staticKeys = new Map<string, Principal>();
   const proxyEndpoints: Record<string, string> = { ...options.proxyEndpoints };
@@ -123,6 +144,19 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const requestId = newRequestId();
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     const { issuer, sts } = ready;
+    if (req.method === 'POST' && issuer && path === `${new URL(issuer.url).pathname}/mint`) {
+      let aud: unknown;
+      try {
+        aud = (JSON.parse(body) as { aud?: unknown }).aud;
+      } catch {
+        aud = undefined;
+      }
+      log.push({ endpoint, service: 'issuer', action: 'mint', status: typeof aud === 'string' ? 200 : 400 });
+      if (typeof aud !== 'string') return void res.writeHead(400).end('{"error":"aud must be a string"}');
+      const token = await issuer.mintToken({ aud, ...(lifetimes.jobTokenSeconds !== undefined ? { expiresInSeconds: lifetimes.jobTokenSeconds } : {}) });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end(token);
+    }
     if (req.method === 'GET' && issuer) {
       const prefix = new URL(issuer.url).pathname;
       const document = path === `${prefix}/.well-known/jwks.json` ? issuer.jwks : path === `${prefix}/.well-known/openid-configuration` ? issuer.openidConfiguration : undefined;
@@ -165,6 +199,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const injected = faults[service].shift();
     if (injected !== undefined) {
       entry.injected = true;
+      if (injected === 'hang') {
+        await new Promise((resolve) => setTimeout(resolve, 20_000).unref());
+        if (req.socket.destroyed) return;
+        return sendError(injectedFault(service, '500'));
+      }
       if (injected === 'reset') {
         entry.status = 'reset';
         return void req.socket.destroy();
@@ -195,10 +234,10 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       );
       entry.principal = principal.arn;
       entry.region = region;
-      if (publicRegistry) return sendJson(res, 200, getPublicAuthorizationToken({ now, password: options.ecrPublicPassword ?? 'ecr-public-password', tokenTtlSeconds: 3600 }, body), requestId);
+      if (publicRegistry) return sendJson(res, 200, getPublicAuthorizationToken({ now, password: options.ecrPublicPassword ?? 'ecr-public-password', tokenTtlSeconds: lifetimes.ecrSeconds ?? 3600 }, body), requestId);
       const ids = (JSON.parse(body || '{}') as { registryIds?: unknown }).registryIds;
       if (Array.isArray(ids)) entry.registryIds = ids.map(String);
-      return sendJson(res, 200, getAuthorizationToken({ now, password: options.ecrPassword ?? 'ecr-password', proxyEndpoints, tokenTtlSeconds: 12 * 3600 }, principal, region, body), requestId);
+      return sendJson(res, 200, getAuthorizationToken({ now, password: options.ecrPassword ?? 'ecr-password', proxyEndpoints, tokenTtlSeconds: lifetimes.ecrSeconds ?? 12 * 3600 }, principal, region, body), requestId);
     } catch (error) {
       if (error instanceof AwsFault) return sendError(error);
       return sendError(fault(service === 'sts' ? 'InternalFailure' : 'ServerException', 'An internal error occurred.'));
@@ -216,6 +255,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     defaultAudience: orgId,
     defaultProvider: providerKey,
     sessions,
+    sessionLifetimeSeconds: () => lifetimes.stsSeconds,
   };
   const stsListener = await listenLoopback(handlerFor('sts'));
   const ecrListener = await listenLoopback(handlerFor('ecr'));
@@ -229,6 +269,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     urls,
     endpointEnv: () => ({ AWS_ENDPOINT_URL_STS: urls.sts, AWS_ENDPOINT_URL_ECR: urls.ecr, AWS_ENDPOINT_URL_ECR_PUBLIC: urls.ecrPublic }),
     mintToken: (o) => theIssuer.mintToken(o),
+    mintUrl: `${issuerListener.url}${new URL(theIssuer.url).pathname}/mint`,
+    setLifetimes: (next) => void (lifetimes = { ...next }),
     forgeToken: (o) => theIssuer.forgeToken(o),
     failNext: (service, n, kind) => {
       for (let i = 0; i < n; i++) faults[service].push(kind);

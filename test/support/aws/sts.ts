@@ -10,6 +10,8 @@ export interface StsContext {
   defaultAudience: string;
   defaultProvider: string;
   sessions: Map<string, Principal>;
+  /** Test-only: credentials live this many seconds instead of DurationSeconds (refresh tests). */
+  sessionLifetimeSeconds?: () => number | undefined;
 }
 
 const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::(\d{12}):role\/((?:[\x21-\x7e]+\/)*)([\w+=,.@-]{1,64})$/;
@@ -102,7 +104,7 @@ export async function assumeRoleWithWebIdentity(ctx: StsContext, params: URLSear
   const account = arn[2] ?? '';
   const roleName = arn[4] ?? '';
   const secrets = newSessionSecrets();
-  const expiresAt = ctx.now() + duration * 1000;
+  const expiresAt = ctx.now() + (ctx.sessionLifetimeSeconds?.() ?? duration) * 1000;
   const assumedArn = `arn:${arn[1]}:sts::${account}:assumed-role/${roleName}/${sessionName}`;
   ctx.sessions.set(secrets.accessKeyId, { ...secrets, expiresAt, account, arn: assumedArn, accounts: role.accounts ?? [account] });
   const audience = Array.isArray(claims.aud) ? (claims.aud[0] ?? '') : (claims.aud ?? '');

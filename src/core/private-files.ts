@@ -1,0 +1,170 @@
+import { constants, promises as fs, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { UserError } from './errors.ts';
+
+/**
+ * Paths regauth writes, reads back or deletes. Nothing found at such a path is trusted: it is
+ * opened without following links and without blocking (a FIFO would hang a read), its type and
+ * owner are checked on the opened object, and only then is it used.
+ */
+
+const NO_FOLLOW_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+export function describeType(stat: Stats): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a named pipe';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+function ownUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+export function ownedByUs(stat: Stats): boolean {
+  const uid = ownUid();
+  return uid === undefined || stat.uid === uid;
+}
+
+export type ReadOutcome = { kind: 'text'; text: string; stat: Stats } | { kind: 'missing' } | { kind: 'wrong-type'; what: string } | { kind: 'unreadable'; code: string };
+
+/** Reads a regular file without following a link or blocking on a FIFO. */
+export async function readRegularFile(path: string): Promise<ReadOutcome> {
+  let handle;
+  try {
+    handle = await fs.open(path, NO_FOLLOW_READ);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') return { kind: 'missing' };
+    if (code === 'ELOOP') return { kind: 'wrong-type', what: 'a symbolic link' };
+    return { kind: 'unreadable', code };
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return { kind: 'wrong-type', what: describeType(stat) };
+    return { kind: 'text', text: await handle.readFile('utf8'), stat };
+  } catch (error) {
+    return { kind: 'unreadable', code: (error as NodeJS.ErrnoException).code ?? 'error' };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Makes `path` a 0700 directory of ours: created when missing; an existing one must be a real
+ * directory (not a link) that we own, and is tightened through its own handle, so a link swapped
+ * in between the check and the chmod cannot redirect the chmod.
+ */
+export async function ensurePrivateDirectory(path: string): Promise<void> {
+  try {
+    await fs.mkdir(path, { mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new UserError(`${dirname(path)} does not exist, so regauth cannot create ${path} in it`);
+    }
+    if (code !== 'EEXIST') throw error;
+  }
+  let handle;
+  try {
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const stat = await fs.lstat(path).catch(() => undefined);
+    const what = stat ? describeType(stat) : `unusable (${code ?? 'error'})`;
+    throw new UserError(`${path} is ${what}, not a directory of regauth's own; regauth will not write secrets through it: remove it and run the step again`);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!ownedByUs(stat)) throw new UserError(`${path} belongs to another user (uid ${stat.uid}); regauth will not write secrets into it: remove it or use a HOME of the job's own`);
+    if ((stat.mode & 0o777) !== 0o700) await handle.chmod(0o700);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes a secret-holding file 0600 from its first byte. A file already there is replaced only
+ * when it is a regular file of ours; a link, a directory or someone else's file is refused.
+ */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
+  const existing = await fs.lstat(path).catch(() => undefined);
+  if (existing) {
+    if (!existing.isFile()) throw new UserError(`${path} is ${describeType(existing)}; regauth will not write secrets through it: remove it and run the step again`);
+    if (!ownedByUs(existing)) throw new UserError(`${path} belongs to another user (uid ${existing.uid}); regauth will not overwrite it`);
+    await fs.unlink(path);
+  }
+  const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** True when `path` is `base` itself or lies below it (both absolute, compared as written). */
+export function isInside(base: string, path: string): boolean {
+  if (!isAbsolute(path) || !isAbsolute(base)) return false;
+  const rel = relative(normalize(base), normalize(path));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..');
+}
+
+export type RemoveOutcome = { removed: true } | { removed: false; why: string };
+
+/**
+ * Deletes `file` only if regauth could have made it: below `base`, every directory from `base`
+ * down a real directory of ours, and the file itself a regular file of ours (not a link). Its
+ * directory goes too once empty, but never `base` or anything above it.
+ */
+export async function removeOwnedFile(base: string, file: string): Promise<RemoveOutcome> {
+  if (typeof file !== 'string' || !isInside(base, file)) return { removed: false, why: `not inside ${base}` };
+  const normalized = normalize(file);
+  const directories: string[] = [];
+  for (let dir = dirname(normalized); dir.length >= normalize(base).length; dir = dirname(dir)) {
+    directories.push(dir);
+    if (dir === normalize(base) || dir === dirname(dir)) break;
+  }
+  for (const dir of directories) {
+    const stat = await fs.lstat(dir).catch(() => undefined);
+    if (!stat) return { removed: false, why: 'already gone' };
+    if (!stat.isDirectory()) return { removed: false, why: `${dir} is ${describeType(stat)}` };
+    if (!ownedByUs(stat)) return { removed: false, why: `${dir} belongs to another user` };
+  }
+  const stat = await fs.lstat(normalized).catch(() => undefined);
+  if (!stat) return { removed: false, why: 'already gone' };
+  if (!stat.isFile()) return { removed: false, why: `it is ${describeType(stat)}` };
+  if (!ownedByUs(stat)) return { removed: false, why: 'it belongs to another user' };
+  await fs.unlink(normalized);
+  const parent = dirname(normalized);
+  if (parent !== normalize(base)) await fs.rmdir(parent).catch(() => undefined);
+  return { removed: true };
+}
+
+/**
+ * Replaces `path` whole: a fresh 0600 temp file beside it (O_EXCL, no link followed), then a
+ * rename, which replaces a link at `path` rather than writing through it.
+ */
+export async function replaceFileAtomically(path: string, text: string): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.regauth-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(temp, path);
+  } catch (error) {
+    await fs.unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** regauth's own directory for files it writes outside the docker config (exported profiles). */
+export function regauthHome(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.HOME ?? homedir(), '.regauth');
+}

@@ -1,0 +1,129 @@
+import { constants, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.ts';
+import { readRegularFile } from '../core/private-files.ts';
+
+/**
+ * The lock that serialises regauth's read-modify-write of config.json and its state file. Node
+ * has no flock, so the lock is a file created with O_EXCL holding the owner's pid. Breaking a
+ * stale one is the hard part: two waiters that both saw the same dead pid must not both delete
+ * "the" lock (the second would delete the first one's fresh lock and both would run). So a
+ * waiter breaks a lock only while holding a second O_EXCL file (the takeover guard) and only
+ * after judging the lock stale again under that guard; a fresh lock never looks stale, because
+ * its owner is alive.
+ */
+export interface LockDeps {
+  sleep: (ms: number) => Promise<void>;
+  isAlive: (pid: number) => boolean;
+  /** Wall clock in ms, compared with file mtimes; Date.now when absent. */
+  now?: () => number;
+}
+
+export const realLockDeps: LockDeps = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  isAlive: (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  },
+  now: () => Date.now(),
+};
+
+export const LOCK_FILE = '.regauth.lock';
+const LOCK_POLL_MS = 25;
+const LOCK_MAX_WAIT_MS = 60_000; // a login that holds the lock longer has hung
+/**
+ * A lock without a readable pid is taken over once this old: its creator writes the pid
+ * microseconds after creating it, so an empty one this old comes from a crash or a full disk.
+ */
+export const STALE_WITHOUT_PID_MS = 5_000;
+
+type LockState = { state: 'gone' } | { state: 'held'; owner: string } | { state: 'stale' };
+
+/** How the lock file looks now (pure apart from reading it). Wrong types are refused, never waited on. */
+async function inspect(path: string, deps: LockDeps): Promise<LockState> {
+  const read = await readRegularFile(path);
+  if (read.kind === 'missing') return { state: 'gone' };
+  if (read.kind === 'wrong-type') {
+    throw new UserError(`${path} is ${read.what}, not a lock regauth made: remove it (nothing else uses that name) or set DOCKER_CONFIG to a directory of the job's own`);
+  }
+  const now = (deps.now ?? Date.now)();
+  if (read.kind === 'unreadable') {
+    const stat = await fs.lstat(path).catch(() => undefined);
+    if (!stat) return { state: 'gone' };
+    return now - stat.mtimeMs >= STALE_WITHOUT_PID_MS ? { state: 'stale' } : { state: 'held', owner: 'unknown (unreadable lock)' };
+  }
+  const pid = /^\s*(\d{1,10})\s*$/.exec(read.text)?.[1];
+  if (pid !== undefined && Number(pid) > 0) return deps.isAlive(Number(pid)) ? { state: 'held', owner: pid } : { state: 'stale' };
+  return now - read.stat.mtimeMs >= STALE_WITHOUT_PID_MS ? { state: 'stale' } : { state: 'held', owner: 'unknown (no pid yet)' };
+}
+
+/** O_EXCL create holding our pid; false when something is already there. */
+async function tryCreate(path: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(String(process.pid));
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/** Deletes `path` if it still holds our pid (never someone else's lock). */
+async function release(path: string): Promise<void> {
+  const read = await readRegularFile(path);
+  if (read.kind === 'text' && read.text.trim() === String(process.pid)) await fs.unlink(path).catch(() => undefined);
+}
+
+/** Breaks a stale lock under the takeover guard; false when another waiter holds the guard or the lock came alive. */
+async function takeOver(lock: string, deps: LockDeps): Promise<boolean> {
+  const guard = `${lock}.takeover`;
+  if (!(await tryCreate(guard))) {
+    // A waiter killed while holding the guard (a window of a few system calls) leaves it behind.
+    if ((await inspect(guard, deps)).state === 'stale') await fs.unlink(guard).catch(() => undefined);
+    return false;
+  }
+  try {
+    if ((await inspect(lock, deps)).state !== 'stale') return false;
+    await fs.unlink(lock).catch(() => undefined);
+    return true;
+  } finally {
+    await release(guard);
+  }
+}
+
+/**
+ * Runs `work` holding the lock on the config directory. A lock whose owner is gone, or that has
+ * no readable pid and is old enough, is taken over; anything at the lock's path that is not a
+ * regular file (a link, a FIFO) is refused at once rather than read (a FIFO would block).
+ */
+export async function withConfigLock<T>(dir: string, work: () => Promise<T>, deps: LockDeps = realLockDeps): Promise<T> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const lock = join(dir, LOCK_FILE);
+  for (let waited = 0; ; ) {
+    if (await tryCreate(lock)) break;
+    const found = await inspect(lock, deps);
+    if (found.state === 'gone') continue;
+    // Whoever then wins the race to create the lock goes first; the rest wait as usual.
+    if (found.state === 'stale' && (await takeOver(lock, deps))) continue;
+    if (waited >= LOCK_MAX_WAIT_MS) {
+      throw new UserError(`another process (pid ${found.state === 'held' ? found.owner : 'gone'}) has held ${lock} for over a minute: if nothing else is logging in, delete that file`);
+    }
+    await deps.sleep(LOCK_POLL_MS);
+    waited += LOCK_POLL_MS;
+  }
+  try {
+    return await work();
+  } finally {
+    await release(lock);
+  }
+}

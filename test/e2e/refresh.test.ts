@@ -1,0 +1,280 @@
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startProcSampler } from '../support/canary.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
+import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
+import { seedImage, type SeededImage } from '../support/images.ts';
+import { startRegistry, type Registry } from '../support/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { requireTools } from '../support/tools.ts';
+
+/**
+ * refresh: true end to end, through the packed orb, a real dockerd and the real AWS CLI v2: the
+ * local AWS issues credentials that live LIFETIME seconds (job tokens from the fake circleci CLI,
+ * STS keys, ECR passwords), so "three hours into the job" is a few seconds here. regauth's margin
+ * is half the lifetime for lifetimes this short (5 minutes for every real one), so the tests wait
+ * for real expiry without any test-only switch in the orb.
+ */
+const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl', '/usr/bin/aws']);
+
+const ACCOUNT = '123456789012';
+const ACCOUNT_B = '222222222222';
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
+const ECR_PASSWORD = 'ecr-refresh-canary-7f3a21';
+const LIFETIME = 8;
+const AWS_CLI = '/usr/bin/aws';
+
+describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins valid for the whole job', () => {
+  let orb: Orb;
+  let aws: LocalAws;
+  let engine: Engine;
+  let registry: Registry;
+  let registryB: Registry;
+  let image: SeededImage;
+  let imageB: SeededImage;
+  let cli: FakeCircleci;
+
+  beforeAll(async () => {
+    orb = loadOrb();
+    [engine, registry, registryB] = await Promise.all([
+      startEngine(),
+      startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } }),
+      startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } }),
+    ]);
+    const as = { username: 'AWS', password: ECR_PASSWORD };
+    [image, imageB] = await Promise.all([seedImage(registry, { name: 'app/api', tag: '1.0', as }), seedImage(registryB, { name: 'team/worker', tag: 'v2', as })]);
+    aws = await startLocalAws({
+      roles: { [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B] } },
+      ecrPassword: ECR_PASSWORD,
+      proxyEndpoints: { [ACCOUNT]: registry.url, [ACCOUNT_B]: registryB.url },
+      lifetimes: { jobTokenSeconds: LIFETIME, stsSeconds: LIFETIME, ecrSeconds: LIFETIME },
+    });
+    cli = fakeCircleci(aws.mintUrl);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([aws?.stop(), engine?.stop(), registry?.stop(), registryB?.stop()]);
+  });
+
+  /** A job like a cimg image's: ~/bin on PATH (missing until regauth creates it), the fake circleci CLI. */
+  async function job(): Promise<JobContext> {
+    const context = newJob({
+      ...aws.endpointEnv(),
+      CIRCLE_OIDC_TOKEN_V2: await aws.mintToken({ expiresInSeconds: LIFETIME }),
+      AWS_DEFAULT_REGION: 'us-east-1',
+      DOCKER_HOST: engine.dockerHost,
+    });
+    context.env.PATH = `${cli.dir}:${context.cwd}/bin:${context.env.PATH ?? ''}`;
+    context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
+    return context;
+  }
+
+  const login = (context: JobContext, params: Record<string, ParameterValue> = {}) =>
+    runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: `${ACCOUNT},${ACCOUNT_B}`, ...params }, context);
+
+  const exchanges = () => ({
+    mint: aws.log.filter((e) => e.service === 'issuer' && e.action === 'mint').length,
+    sts: aws.count('sts', 'AssumeRoleWithWebIdentity'),
+    ecr: aws.count('ecr', 'GetAuthorizationToken'),
+  });
+
+  /** A step in /bin/sh with no $BASH_ENV, as a `shell: /bin/sh` step or a tool started outside bash. */
+  function shStep(context: JobContext, command: string, extra: Record<string, string> = {}, drop: readonly string[] = []): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const env: Record<string, string> = { ...context.env, ...extra };
+    for (const name of ['BASH_ENV', ...drop]) delete env[name];
+    return new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', command], { env, cwd: context.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ exitCode: code ?? 1, stdout, stderr }));
+    });
+  }
+
+  const cacheFile = (context: JobContext, host: string) => join(context.cwd, '.regauth', 'helper', 'cache', host);
+  const expiryOf = (context: JobContext, host: string) => Number(readFileSync(cacheFile(context, host), 'utf8').split('\n')[2]);
+  const refreshAtOf = (context: JobContext, host: string) => Number(readFileSync(cacheFile(context, host), 'utf8').split('\n')[0]);
+
+  /** Polls the clock (no fixed sleep): resolves once `epochSeconds` has passed. */
+  async function until(epochSeconds: number): Promise<void> {
+    while (Date.now() / 1000 <= epochSeconds) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  function config(context: JobContext): { auths?: Record<string, unknown>; credHelpers?: Record<string, string> } {
+    return JSON.parse(readFileSync(join(context.env.DOCKER_CONFIG ?? '', 'config.json'), 'utf8')) as { auths?: Record<string, unknown>; credHelpers?: Record<string, string> };
+  }
+
+  it('serves the registries from its cache, then refreshes once per group after everything expired, for bash and /bin/sh steps', async () => {
+    const context = await job();
+    aws.resetCounters();
+    const result = await login(context);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(`regauth: logged in to ${registry.host} (token valid until `);
+    expect(result.stdout).toContain(`regauth: ${registry.host} is served by docker-credential-regauth from now on`);
+    expect(result.stdout).toContain(`regauth: credential helper: installed ${context.cwd}/bin/docker-credential-regauth (${context.cwd}/bin is on the job's PATH`);
+    const docker = config(context);
+    expect(docker.credHelpers).toEqual({ [registry.host]: 'regauth', [registryB.host]: 'regauth' });
+    expect(JSON.stringify(docker)).not.toContain(Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64'));
+    expect(lstatSync(cacheFile(context, registry.host)).mode & 0o777).toBe(0o600);
+    expect(lstatSync(join(context.cwd, '.regauth', 'helper')).mode & 0o777).toBe(0o700);
+    // The job token (minted for seconds) was re-minted at login already; count from here.
+    const base = exchanges();
+    expect([base.sts, base.ecr]).toEqual([1, 1]);
+    const more = (n: number) => ({ mint: base.mint + n, sts: base.sts + n, ecr: base.ecr + n });
+
+    // A cached get within the lifetime: no request at all, and no node started.
+    const cached = await shStep(context, `printf %s "$HOST" | docker-credential-regauth get`, { HOST: registry.host });
+    expect(cached.exitCode, cached.stderr).toBe(0);
+    expect(JSON.parse(cached.stdout)).toEqual({ ServerURL: registry.host, Username: 'AWS', Secret: ECR_PASSWORD });
+    expect(exchanges()).toEqual(more(0));
+
+    // Job token, STS keys and ECR password all expire.
+    await until(expiryOf(context, registry.host));
+    const sampler = startProcSampler();
+    const pulled = await runUserStep(context, 'docker pull -q "$IMAGE" && docker pull -q "$IMAGE_B"', { IMAGE: image.ref, IMAGE_B: imageB.ref });
+    const seen = await sampler.stop();
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    // One more exchange for the group (two registries), not one per registry or per pull.
+    expect(exchanges()).toEqual(more(1));
+    expect(cli.calls()).toContain(`run oidc get --claims {"aud":"${aws.orgId}"}`);
+    for (const line of seen.cmdlines) expect(line).not.toContain(ECR_PASSWORD);
+
+    await runUserStep(context, 'docker rmi -f "$IMAGE" "$IMAGE_B" >/dev/null', { IMAGE: image.ref, IMAGE_B: imageB.ref });
+    await until(refreshAtOf(context, registry.host));
+    // This step lacks the AWS endpoint settings the login had: the recipe carries them.
+    const viaSh = await shStep(context, 'docker pull -q "$IMAGE" && docker pull -q "$IMAGE_B"', { IMAGE: image.ref, IMAGE_B: imageB.ref }, Object.keys(aws.endpointEnv()));
+    expect(viaSh.exitCode, viaSh.stderr).toBe(0);
+    expect(exchanges()).toEqual(more(2));
+
+    const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
+    for (const text of [bashEnv, result.stdout, pulled.stdout, pulled.stderr, viaSh.stdout, viaSh.stderr]) expect(text).not.toContain(ECR_PASSWORD);
+  }, 60_000);
+
+  it('exports an AWS profile whose credential_process the AWS CLI v2 calls again after the first keys expired', async () => {
+    const context = await job();
+    const result = await login(context, { export_credentials: true });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
+    expect(bashEnv).toMatch(/export AWS_CONFIG_FILE=.*\nexport AWS_PROFILE=regauth\n/);
+    expect(bashEnv).not.toMatch(/AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|aws_secret/);
+    const callEcr = () => runUserStep(context, `${AWS_CLI} ecr get-authorization-token --endpoint-url "$ECR_URL" --region us-east-1 --query "authorizationData[0].proxyEndpoint" --output text`, { ECR_URL: aws.urls.ecr });
+    const first = await callEcr();
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout.trim()).toBe(registry.url);
+    const stsBefore = aws.count('sts', 'AssumeRoleWithWebIdentity');
+    const awsEntry = readdirSync(join(context.cwd, '.regauth', 'helper', 'cache')).find((name) => name.startsWith('aws@')) ?? '';
+    await until(expiryOf(context, awsEntry));
+    const later = await callEcr();
+    expect(later.exitCode, later.stderr).toBe(0);
+    expect(later.stdout.trim()).toBe(registry.url);
+    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBe(stsBefore + 1);
+    // The ECR call was signed with the fresh keys: the local ECR refuses expired ones.
+    expect(aws.log.filter((e) => e.service === 'ecr').at(-1)?.status).toBe(200);
+  }, 60_000);
+
+  it('refreshes once for many concurrent gets, never corrupting the cache', async () => {
+    const context = await job();
+    expect((await login(context)).exitCode).toBe(0);
+    await until(refreshAtOf(context, registry.host));
+    const before = exchanges();
+    const gets = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => shStep(context, `printf %s "$HOST" | docker-credential-regauth get`, { HOST: i % 2 === 0 ? registry.host : registryB.host })),
+    );
+    for (const get of gets) {
+      expect(get.exitCode, get.stderr + get.stdout).toBe(0);
+      expect((JSON.parse(get.stdout) as { Secret: string }).Secret).toBe(ECR_PASSWORD);
+    }
+    expect(exchanges()).toEqual({ mint: before.mint + 1, sts: before.sts + 1, ecr: before.ecr + 1 });
+    for (const host of [registry.host, registryB.host]) {
+      const lines = readFileSync(cacheFile(context, host), 'utf8').split('\n');
+      expect(lines).toHaveLength(4);
+      expect(JSON.parse(lines[1] ?? '')).toMatchObject({ ServerURL: host, Username: 'AWS' });
+    }
+  }, 60_000);
+
+  it('a refresh killed half way leaves the cache as it was, and the next get takes over its lock', async () => {
+    const context = await job();
+    expect((await login(context)).exitCode).toBe(0);
+    const before = readFileSync(cacheFile(context, registry.host), 'utf8');
+    await until(refreshAtOf(context, registry.host));
+    aws.failNext('sts', 1, 'hang');
+    const stsSeen = aws.count('sts');
+    const child = spawn('/bin/sh', ['-c', 'printf %s "$HOST" | exec docker-credential-regauth get'], { env: { ...context.env, HOST: registry.host }, stdio: 'ignore' });
+    while (aws.count('sts') === stsSeen) await new Promise((resolve) => setTimeout(resolve, 20));
+    // The refresh is inside STS now: kill the whole helper (node included).
+    const lock = readdirSync(join(context.cwd, '.regauth', 'helper', 'locks'));
+    expect(lock).toHaveLength(1);
+    const pid = Number(readFileSync(join(context.cwd, '.regauth', 'helper', 'locks', lock[0] ?? ''), 'utf8').split(' ')[0]);
+    process.kill(pid, 'SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(readFileSync(cacheFile(context, registry.host), 'utf8')).toBe(before);
+    // Still within its lifetime, the entry is served; past refreshAt the next get refreshes.
+    const next = await shStep(context, `printf %s "$HOST" | docker-credential-regauth get`, { HOST: registry.host });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect((JSON.parse(next.stdout) as { Secret: string }).Secret).toBe(ECR_PASSWORD);
+    expect(next.stderr).toBe('');
+    expect(readFileSync(cacheFile(context, registry.host), 'utf8')).not.toBe(before);
+  }, 60_000);
+
+  it('a failing refresh answers with what is still valid, and otherwise gives docker one clear line', async () => {
+    const context = await job();
+    expect((await login(context)).exitCode).toBe(0);
+    await until(refreshAtOf(context, registry.host));
+    // No circleci CLI (an SSH rerun, a step that changed PATH): the cached password is still valid.
+    const noCli = { PATH: (context.env.PATH ?? '').split(':').filter((dir) => dir !== cli.dir).join(':'), HOST: registry.host };
+    const stale = await shStep(context, 'printf %s "$HOST" | docker-credential-regauth get', noCli);
+    expect(stale.exitCode, stale.stdout + stale.stderr).toBe(0);
+    expect((JSON.parse(stale.stdout) as { Secret: string }).Secret).toBe(ECR_PASSWORD);
+    expect(stale.stderr).toMatch(/^regauth: could not refresh the credentials for the registry [^\n]+ \(could not mint an OIDC token with aud "[^"]+": circleci run oidc get circleci was not found on PATH[^\n]*\); answering with the cached ones, valid until [^\n]+\n$/);
+
+    // The role's trust changed, and the cached password has expired: docker shows the line.
+    await until(expiryOf(context, registry.host));
+    aws.setRole(ROLE, { subPattern: 'org/nobody/*', accounts: [ACCOUNT, ACCOUNT_B] });
+    try {
+      const pulled = await runUserStep(context, 'docker pull -q "$IMAGE"', { IMAGE: image.ref });
+      expect(pulled.exitCode).not.toBe(0);
+      const line = pulled.stderr.split('\n').find((l) => l.startsWith('regauth: could not refresh')) ?? '';
+      expect(line).toMatch(/^regauth: could not refresh the credentials for the registry \S+ \(sts:AssumeRoleWithWebIdentity[^\n]*AccessDenied[^\n]*\), and the cached ones have expired; run regauth's login step again in this job$/);
+      expect(pulled.stderr).not.toContain(ECR_PASSWORD);
+    } finally {
+      aws.setRole(ROLE, { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B] });
+    }
+  }, 60_000);
+
+  it('logout gives back the user\'s own helper entry and leaves nothing of the helper behind', async () => {
+    const context = await job();
+    mkdirSync(context.env.DOCKER_CONFIG ?? '', { recursive: true, mode: 0o700 });
+    writeFileSync(join(context.env.DOCKER_CONFIG ?? '', 'config.json'), JSON.stringify({ credHelpers: { [registry.host]: 'ecr-login' } }));
+    expect((await login(context, { export_credentials: true })).exitCode).toBe(0);
+    expect(config(context).credHelpers?.[registry.host]).toBe('regauth');
+    const out = await runOrbCommand(orb, 'logout', {}, context);
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(config(context).credHelpers).toEqual({ [registry.host]: 'ecr-login' });
+    expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
+    expect(existsSync(join(context.cwd, 'bin', 'docker-credential-regauth'))).toBe(false);
+    const after = await runUserStep(context, 'command -v docker-credential-regauth || echo none; echo "profile=${AWS_PROFILE-unset} config=${AWS_CONFIG_FILE-unset}"');
+    expect(after.stdout).toBe('none\nprofile=unset config=unset\n');
+  }, 60_000);
+
+  it('a password the registry refuses fails the login step at once, as with refresh: false', async () => {
+    const refusing = await startRegistry({ auth: 'htpasswd', users: { AWS: 'another-password-9d2e' } });
+    try {
+      aws.setProxyEndpoint('333333333333', refusing.url);
+      aws.setRole(ROLE, { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B, '333333333333'] });
+      const context = await job();
+      const result = await login(context, { account_ids: '333333333333' });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`^regauth: ecr-oidc-login: could not log in to ${refusing.host.replaceAll('.', '\\.')} as AWS: [^\n]+\n$`));
+      expect(result.stderr).not.toContain(ECR_PASSWORD);
+    } finally {
+      aws.setRole(ROLE, { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B] });
+      await refusing.stop();
+    }
+  }, 60_000);
+});

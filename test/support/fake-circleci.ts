@@ -1,0 +1,39 @@
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempDir } from './tempdir.ts';
+
+/**
+ * A FAKE `circleci` CLI (the real one mints tokens only inside a CircleCI job). It records its
+ * argv (never secret), answers `version`, and for `circleci run oidc get --claims '{"aud":"X"}'`
+ * prints a token freshly signed by the local issuer (its test-only mint endpoint), as the real
+ * CLI prints one freshly minted by CircleCI. Its directory goes first on a job's PATH.
+ */
+export interface FakeCircleci {
+  dir: string;
+  calls(): string[];
+}
+
+export function fakeCircleci(mintUrl: string, node = process.execPath): FakeCircleci {
+  const dir = makeTempDir('regauth-fake-circleci-').path;
+  const log = join(dir, 'calls');
+  writeFileSync(log, '');
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const mint =
+    'const [url, claims] = process.argv.slice(1); let aud; try { aud = JSON.parse(claims).aud; } catch {}' +
+    ' if (typeof aud !== "string") { console.error("fake circleci: --claims must be JSON with aud"); process.exit(2); }' +
+    ' fetch(url, { method: "POST", body: JSON.stringify({ aud }) }).then(async (r) => { if (!r.ok) { console.error("fake circleci: mint failed " + r.status); process.exit(1); } process.stdout.write(await r.text()); }, (e) => { console.error("fake circleci: " + e.message); process.exit(1); });';
+  const script = [
+    '#!/bin/bash',
+    '# FAKE circleci CLI for the regauth tests; it is not the CircleCI CLI.',
+    `printf '%s\\n' "$*" >> ${q(log)}`,
+    'if [ "$#" -eq 1 ] && [ "$1" = version ]; then echo "0.1.0-fake-for-tests"; exit 0; fi',
+    'if [ "$#" -ne 5 ] || [ "$1" != run ] || [ "$2" != oidc ] || [ "$3" != get ] || [ "$4" != --claims ]; then',
+    '  echo "fake circleci: unexpected arguments: $*" >&2; exit 64',
+    'fi',
+    `exec ${q(node)} -e ${q(mint)} ${q(mintUrl)} "$5"`,
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'circleci'), script);
+  chmodSync(join(dir, 'circleci'), 0o755);
+  return { dir, calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+}
