@@ -55,6 +55,18 @@ class FakeDocker implements PullDocker {
     return Promise.resolve(ref.digest ?? digestOf(ref.path));
   }
 
+  /** References the engine holds, with their sizes. */
+  readonly engine = new Map<string, number>();
+
+  /** `image inspect` calls, kept apart from the pulls and tags the tests count. */
+  readonly inspected: string[] = [];
+
+  held(reference: string): Promise<{ sizeBytes: number | undefined } | undefined> {
+    this.inspected.push(reference);
+    const size = this.engine.get(reference);
+    return Promise.resolve(size === undefined ? undefined : { sizeBytes: size });
+  }
+
   tag(source: string, target: string): Promise<void> {
     this.calls.push(`tag ${source} ${target}`);
     if (this.failTag) return Promise.reject(new DockerCommandError(['tag', source, target], 1, 'Error response from daemon: No such image: x\n'));
