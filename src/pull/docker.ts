@@ -34,7 +34,7 @@ export interface PullWatchdog {
 }
 
 /** How often the watchdog looks; a stall is noticed at most this late. */
-const WATCH_TICK_MS = 500;
+export const PULL_WATCH_TICK_MS = 500;
 
 /**
  * The constant command `script` runs: the reference and platform travel in the environment, so
@@ -62,7 +62,7 @@ export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv, watchdog?: P
       const stopWatching =
         clock === undefined || watchdog === undefined
           ? () => undefined
-          : clock.every(WATCH_TICK_MS, () => {
+          : clock.every(PULL_WATCH_TICK_MS, () => {
               if (stalled || clock.now() - lastOutput < watchdog.stallMs) return;
               stalled = true;
               controller.abort();
