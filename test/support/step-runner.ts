@@ -168,6 +168,8 @@ export interface RunOptions {
   extraEnv?: Record<string, string>;
   /** Called with the pid of each step's bash once started (for /proc sampling). */
   onStart?: (pid: number) => void;
+  /** Called with each chunk of a step's output as it arrives (to time lines). */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /** Runs `regauth/<name>` with `params` in `job`; stops at the first failing step like CircleCI. */
@@ -182,7 +184,7 @@ export async function runOrbCommand(orb: Orb, name: string, params: Record<strin
     if ((failed && when === 'on_success') || (!failed && when === 'on_fail')) continue;
     const stepEnv: Record<string, string> = { ...job.env, ...options.extraEnv, BASH_ENV: job.bashEnvFile };
     for (const [key, value] of Object.entries(run.environment ?? {})) stepEnv[key] = String(value);
-    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart);
+    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart, options.onOutput);
     results.push({ name: run.name ?? '', command: run.command, ...result });
     if (result.exitCode !== 0) failed = true;
   }
@@ -199,14 +201,26 @@ export function runUserStep(job: JobContext, command: string, extraEnv: Record<s
   return runBash(command, { ...job.env, ...extraEnv, BASH_ENV: job.bashEnvFile }, job.cwd);
 }
 
-function runBash(command: string, env: Record<string, string>, cwd: string, onStart?: (pid: number) => void): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+function runBash(
+  command: string,
+  env: Record<string, string>,
+  cwd: string,
+  onStart?: (pid: number) => void,
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void,
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn('/bin/bash', ['-eo', 'pipefail', '-c', command], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid !== undefined) onStart?.(child.pid);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      onOutput?.(chunk, 'stdout');
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      onOutput?.(chunk, 'stderr');
+    });
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ exitCode: code ?? 1, stdout, stderr }));
   });
