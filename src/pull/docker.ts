@@ -20,6 +20,8 @@ export interface PullDocker {
   tag(source: string, target: string): Promise<void>;
   /** The engine's `image inspect` of `reference`: its size in bytes; undefined when it does not hold it. */
   held(reference: string): Promise<{ sizeBytes: number | undefined } | undefined>;
+  /** Sizes in bytes of images the engine holds, in one docker call; undefined where unknown. */
+  sizes(references: readonly string[]): Promise<(number | undefined)[]>;
 }
 
 export interface PullWatchdog {
@@ -97,8 +99,16 @@ export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv, watchdog?: P
         if (/No such image|No such object/i.test(result.stderr)) return undefined;
         throw new DockerCommandError(['image', 'inspect', reference], result.exitCode, failureOutput(result.stdout, result.stderr));
       }
-      const size = Number(result.stdout.trim());
-      return { sizeBytes: Number.isFinite(size) && size >= 0 ? size : undefined };
+      return { sizeBytes: parseSize(result.stdout) };
+    },
+    async sizes(references) {
+      if (references.length === 0) return [];
+      // One process for every image: under load each docker call costs more than the inspect.
+      const result = await run({ command: 'docker', args: ['image', 'inspect', '--format', '{{json .Size}}', ...references], env });
+      const lines = result.stdout.split('\n').filter((line) => line.trim() !== '');
+      // A missing image shortens the list, and then no line can be matched to its image.
+      if (result.exitCode !== 0 || lines.length !== references.length) return references.map(() => undefined);
+      return lines.map(parseSize);
     },
     async digest(ref) {
       if (ref.digest !== undefined) return ref.digest;
@@ -109,6 +119,11 @@ export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv, watchdog?: P
       await docker(['tag', source, target]);
     },
   };
+}
+
+function parseSize(text: string): number | undefined {
+  const size = Number(text.trim());
+  return text.trim() !== '' && Number.isFinite(size) && size >= 0 ? size : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { PullDocker } from './docker.ts';
 import { mapWithConcurrency } from './pool.ts';
 import type { ProgressBoard } from './progress-board.ts';
 import type { PullSnapshot } from './progress.ts';
-import { mirrorFailurePhrase, progressLine, type PullFailure, type PullOutcome, type PullSource } from './summary.ts';
+import { mirrorFailurePhrase, progressLine, type PullFailure, type PullOutcome, type PullSource, type PullSuccess } from './summary.ts';
 import type { WaitProbe } from './wait-probe.ts';
 
 /**
@@ -48,8 +48,9 @@ export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullO
   const present = await mapWithConcurrency(plan.images, plan.concurrency, (ref) => presentOutcome(ref, deps));
   await deps.beforePulls?.(plan.images.filter((_, index) => present[index] === undefined));
   const stopProgress = deps.progress?.start();
+  let outcomes: PullOutcome[];
   try {
-    return await mapWithConcurrency(plan.images, plan.concurrency, async (ref, index) => {
+    outcomes = await mapWithConcurrency(plan.images, plan.concurrency, async (ref, index) => {
       const outcome = present[index] ?? (await trackedPull(ref, plan, deps, mirror));
       deps.report(progressLine(outcome));
       return outcome;
@@ -57,6 +58,15 @@ export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullO
   } finally {
     stopProgress?.();
   }
+  return withSizes(outcomes, deps.docker);
+}
+
+/** The size column for what was pulled, from one `image inspect`; a failure only leaves it empty. */
+async function withSizes(outcomes: PullOutcome[], docker: PullDocker): Promise<PullOutcome[]> {
+  const pulled = outcomes.filter((o): o is PullSuccess => o.ok && o.source !== 'present');
+  const sizes = await docker.sizes(pulled.map((o) => o.image)).catch(() => pulled.map(() => undefined));
+  const byImage = new Map(pulled.map((o, index) => [o.image, sizes[index]]));
+  return outcomes.map((o) => (o.ok && byImage.has(o.image) ? { ...o, sizeBytes: byImage.get(o.image) } : o));
 }
 
 /**
@@ -221,13 +231,7 @@ async function success(
       digest = undefined;
     }
   }
-  const elapsed = seconds();
-  // The size column is worth one inspect; a failure only leaves it empty.
-  const sizeBytes = await deps.docker.held(ref.normalized).then(
-    (held) => held?.sizeBytes,
-    () => undefined,
-  );
-  return { ok: true, image: ref.normalized, digest, seconds: elapsed, attempts, source, note, sizeBytes, ...(pulled.upToDate ? { upToDate: true } : {}) };
+  return { ok: true, image: ref.normalized, digest, seconds: seconds(), attempts, source, note, ...(pulled.upToDate ? { upToDate: true } : {}) };
 }
 
 function failure(ref: ImageReference, seconds: number, attempts: number, verdict: PullVerdict, mirror?: string): PullFailure {

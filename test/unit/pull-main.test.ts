@@ -20,7 +20,7 @@ function fakeDocker(answer: (args: readonly string[]) => Partial<ProcessResult> 
     // A plain (non-terminal) docker pull ends with status lines that name the digest.
     const fallback =
       args[0] === 'image' && args[3] === '{{json .Size}}'
-        ? { stdout: '12345678\n' }
+        ? { stdout: args.slice(4).map(() => '12345678\n').join('') }
         : args[0] === 'image'
         ? { stdout: JSON.stringify([`${args.at(-1)?.replace(/:[^:/]+$/, '')}@${DIGEST}`]) }
         : args[0] === 'pull'

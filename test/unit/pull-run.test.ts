@@ -67,6 +67,10 @@ class FakeDocker implements PullDocker {
     return Promise.resolve(size === undefined ? undefined : { sizeBytes: size });
   }
 
+  sizes(references: readonly string[]): Promise<(number | undefined)[]> {
+    return Promise.resolve(references.map((reference) => this.engine.get(reference)));
+  }
+
   tag(source: string, target: string): Promise<void> {
     this.calls.push(`tag ${source} ${target}`);
     if (this.failTag) return Promise.reject(new DockerCommandError(['tag', source, target], 1, 'Error response from daemon: No such image: x\n'));
