@@ -52,9 +52,12 @@ function readNoOutputTimeout(env: Env): number {
   return ms;
 }
 
+const COMPOSE_FILES_MAX = 8192;
+
 function readComposeFiles(env: Env): string[] {
   const raw = expandEnvReferences(env.REGAUTH_COMPOSE_FILES ?? '', env).trim();
   if (raw === '') return [];
+  if (raw.length > COMPOSE_FILES_MAX) throw new InputError('compose_files', `is ${raw.length} characters long; the limit is ${COMPOSE_FILES_MAX}`);
   // Commas only: a file name may hold a space (spaces around commas are trimmed).
   const files = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   const seen = new Set<string>();

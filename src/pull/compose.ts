@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
-import { UserError } from '../core/errors.ts';
+import { InputError, UserError } from '../core/errors.ts';
 import { ProcessStartError, type RunProcess } from '../core/process.ts';
 import { dockerErrorLine } from '../docker/error.ts';
 import { parseReference, ReferenceFormatError, type ImageReference } from '../registry/reference.ts';
@@ -63,9 +63,9 @@ export async function composeImages(files: readonly string[], deps: ComposeDeps)
     try {
       info = await stat(path);
     } catch {
-      throw new UserError(`compose_files: ${file} does not exist (looked for ${path}); check the path, which is relative to the step's working directory`, 2);
+      throw new InputError('compose_files', `${JSON.stringify(file)} does not exist (looked for ${path}); check the path, which is relative to the step's working directory`);
     }
-    if (!info.isFile()) throw new UserError(`compose_files: ${file} is not a regular file (${path})`, 2);
+    if (!info.isFile()) throw new InputError('compose_files', `${JSON.stringify(file)} is not a regular file (${path})`);
     paths.push(path);
   }
   let result;

@@ -216,7 +216,7 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
       const result = await pull({ images: via('app/b'), compose_files: 'missing/compose.yml' });
       expect(result.exitCode).toBe(2);
       expect(result.stderr.trim().split('\n')).toEqual([
-        `regauth: pull: compose_files: missing/compose.yml does not exist (looked for ${join(context.cwd, 'missing/compose.yml')}); check the path, which is relative to the step's working directory`,
+        `regauth: pull: parameter compose_files: "missing/compose.yml" does not exist (looked for ${join(context.cwd, 'missing/compose.yml')}); check the path, which is relative to the step's working directory`,
       ]);
       expect(result.pulls).toEqual([]);
     });

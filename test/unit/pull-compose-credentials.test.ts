@@ -36,7 +36,7 @@ describe('compose_files', () => {
       return Promise.reject(new Error('not reached'));
     };
     await expect(composeImages(['nope.yml'], { run, env: {}, cwd: '/work', stat: () => Promise.reject(new Error('ENOENT')) })).rejects.toThrow(
-      "compose_files: nope.yml does not exist (looked for /work/nope.yml); check the path, which is relative to the step's working directory",
+      `parameter compose_files: "nope.yml" does not exist (looked for /work/nope.yml); check the path, which is relative to the step's working directory`,
     );
     expect(ran).toBe(false);
   });
