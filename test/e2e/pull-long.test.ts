@@ -13,7 +13,7 @@ import { removeAllImages, startEngine, type Engine } from '../support/engine.ts'
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.ts';
 import { seedImages, type SeededImage } from '../support/images.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { loadOrb, newJob, NO_OUTPUT_MESSAGE, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
 
 /**
@@ -137,7 +137,10 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
   it('prints progress at least every 20 s through a ~30 s pull, layer counts only going up, then the table with sizes and totals', async () => {
     proxy.setBandwidth(SLOW_RATE);
     const ref = via('slow/big');
-    const result = await pull({ images: ref });
+    // The step runner ends a step silent for no_output_timeout, as CircleCI does: 15 s is half
+    // the pull, so only the progress lines keep the step alive.
+    const result = await pull({ images: ref, no_output_timeout: '15s' });
+    expect(result.stderr).not.toContain(NO_OUTPUT_MESSAGE);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.ms).toBeGreaterThan(25_000);
     const progress = result.lines.filter((line) => line.text.startsWith(`⋯ ${ref}: `));
