@@ -18,8 +18,11 @@ export interface PullDocker {
   /** The registry digest of a pulled image, when docker recorded one (an extra docker call). */
   digest(ref: ImageReference): Promise<string | undefined>;
   tag(source: string, target: string): Promise<void>;
-  /** The engine's `image inspect` of `reference`: its size in bytes; undefined when it does not hold it. */
-  held(reference: string): Promise<{ sizeBytes: number | undefined } | undefined>;
+  /**
+   * The engine's `image inspect` of `reference`: its size in bytes and platform (os/arch[/variant]);
+   * undefined when it does not hold it.
+   */
+  held(reference: string): Promise<HeldImage | undefined>;
   /** Sizes in bytes of images the engine holds, in one docker call; undefined where unknown. */
   sizes(references: readonly string[]): Promise<(number | undefined)[]>;
 }
@@ -33,6 +36,11 @@ export interface PullWatchdog {
    * output means bytes moved. Without it docker is silent while a layer downloads.
    */
   terminal: boolean;
+}
+
+export interface HeldImage {
+  sizeBytes: number | undefined;
+  platform: string | undefined;
 }
 
 /** How often the watchdog looks; a stall is noticed at most this late. */
@@ -93,13 +101,15 @@ export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv, watchdog?: P
       return parser.snapshot().digest ?? digestFromPullOutput(result.stdout);
     },
     async held(reference) {
-      const result = await run({ command: 'docker', args: ['image', 'inspect', '--format', '{{json .Size}}', reference], env });
+      const format = '{{json .Size}} {{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}}';
+      const result = await run({ command: 'docker', args: ['image', 'inspect', '--format', format, reference], env });
       if (result.exitCode !== 0) {
         // Only "no such image" means absent; anything else (no daemon) is the pull's to report.
         if (/No such image|No such object/i.test(result.stderr)) return undefined;
         throw new DockerCommandError(['image', 'inspect', reference], result.exitCode, failureOutput(result.stdout, result.stderr));
       }
-      return { sizeBytes: parseSize(result.stdout) };
+      const [size, platform] = result.stdout.trim().split(' ');
+      return { sizeBytes: parseSize(size ?? ''), platform: platform === undefined || platform === '' || platform === '/' ? undefined : platform.toLowerCase() };
     },
     async sizes(references) {
       if (references.length === 0) return [];

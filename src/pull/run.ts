@@ -45,7 +45,7 @@ export const MIRROR_MAX_ATTEMPTS = 2;
 export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullOutcome[]> {
   // Once the mirror has failed transiently through all its attempts, later images skip it.
   const mirror = { prefix: plan.mirror, down: false };
-  const present = await mapWithConcurrency(plan.images, plan.concurrency, (ref) => presentOutcome(ref, deps));
+  const present = await mapWithConcurrency(plan.images, plan.concurrency, (ref) => presentOutcome(ref, plan.platform, deps));
   await deps.beforePulls?.(plan.images.filter((_, index) => present[index] === undefined));
   const stopProgress = deps.progress?.start();
   let outcomes: PullOutcome[];
@@ -73,7 +73,7 @@ async function withSizes(outcomes: PullOutcome[], docker: PullDocker): Promise<P
  * An image pinned by digest that the engine holds is that image, byte for byte: no registry
  * request at all. A tag can move, so tags are always pulled.
  */
-async function presentOutcome(ref: ImageReference, deps: PullRunDeps): Promise<PullOutcome | undefined> {
+async function presentOutcome(ref: ImageReference, platform: string | undefined, deps: PullRunDeps): Promise<PullOutcome | undefined> {
   if (ref.digest === undefined) return undefined;
   const started = deps.now();
   let held;
@@ -84,7 +84,17 @@ async function presentOutcome(ref: ImageReference, deps: PullRunDeps): Promise<P
     return undefined;
   }
   if (held === undefined) return undefined;
+  // A digest of a multi-platform index the engine holds for another platform: pull the one asked for.
+  if (platform !== undefined && !samePlatform(held.platform, platform)) return undefined;
   return { ok: true, image: ref.normalized, digest: ref.digest, seconds: (deps.now() - started) / 1000, attempts: 0, source: 'present', note: undefined, sizeBytes: held.sizeBytes, upToDate: true };
+}
+
+/** `linux/arm64` matches `linux/arm64/v8` as docker matches them; an unknown platform never matches. Pure. */
+export function samePlatform(held: string | undefined, wanted: string): boolean {
+  if (held === undefined) return false;
+  const [os, arch, variant] = wanted.split('/');
+  const [heldOs, heldArch, heldVariant] = held.split('/');
+  return os === heldOs && arch === heldArch && (variant === undefined || variant === heldVariant);
 }
 
 async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState): Promise<PullOutcome> {
