@@ -141,7 +141,7 @@ export function classifyPullError(error: unknown): PullVerdict {
   }
   if (isCommandFailure(error)) return classifyFailure(error);
   // A stalled transfer is the network's fault as far as anyone can tell: worth another attempt.
-  if (error instanceof PullStalled) return { kind: 'transient', reason: error.message, category: 'network', detail: error.message };
+  if (error instanceof PullStalled) return { kind: 'transient', reason: error.message, category: 'network', detail: '' };
   const message = error instanceof Error ? error.message : String(error);
   return { kind: 'permanent', reason: `internal error: ${message}`, category: 'unknown', detail: message };
 }

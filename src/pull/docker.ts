@@ -86,7 +86,7 @@ export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv, watchdog?: P
         ? {
             command: 'script',
             args: ['-q', '-e', '-f', '-c', TERMINAL_PULL, '/dev/null'],
-            env: { ...env, SHELL: '/bin/sh', REGAUTH_PULL_REFERENCE: reference, REGAUTH_PULL_PLATFORM: platform ?? '' },
+            env: { ...env, SHELL: '/bin/sh', DOCKER_CLI_HINTS: 'false', REGAUTH_PULL_REFERENCE: reference, REGAUTH_PULL_PLATFORM: platform ?? '' },
           }
         : { command: 'docker', args, env };
       let result;

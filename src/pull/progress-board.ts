@@ -77,7 +77,7 @@ export class ProgressBoard {
   tick(): void {
     const now = this.clock.now();
     for (const entry of this.entries) {
-      const text = entry.snapshot === undefined ? 'waiting for docker' : describeSnapshot(entry.snapshot);
+      const text = entry.snapshot === undefined ? 'contacting the registry' : describeSnapshot(entry.snapshot);
       const since = now - entry.lastAt;
       const changed = text !== entry.lastText;
       if (since < (changed ? this.timing.changedGapMs : this.timing.heartbeatMs)) continue;

@@ -106,9 +106,9 @@ describe('ProgressBoard', () => {
     expect(forA[0]?.line).toBe('⋯ r/a:v1: 1 of 3 layers, 12.0 MB of 30.0 MB (10 s)');
     expect(forA[1]?.line).toBe('⋯ r/a:v1: 1 of 3 layers, 12.0 MB of 30.0 MB (30 s)');
     expect(forB.map((l) => [l.at, l.line])).toEqual([
-      [10_000, '⋯ r/b:v1: waiting for docker (10 s)'],
-      [30_000, '⋯ r/b:v1: waiting for docker (30 s)'],
-      [50_000, '⋯ r/b:v1: waiting for docker (50 s)'],
+      [10_000, '⋯ r/b:v1: contacting the registry (10 s)'],
+      [30_000, '⋯ r/b:v1: contacting the registry (30 s)'],
+      [50_000, '⋯ r/b:v1: contacting the registry (50 s)'],
     ]);
     // Nothing after both finished.
     expect(lines.every((l) => l.at <= 95_000)).toBe(true);
