@@ -10,7 +10,7 @@ import { composeImages } from '../pull/compose.ts';
 import { registerDockerCredentials } from '../pull/credentials.ts';
 import { pullDocker, terminalAvailable } from '../pull/docker.ts';
 import { nodeFetch, type Fetch } from '../pull/http.ts';
-import { ProgressBoard, realProgressClock, type ProgressClock, type ProgressTiming } from '../pull/progress-board.ts';
+import { ProgressBoard, progressTimingFor, realProgressClock, type ProgressClock, type ProgressTiming } from '../pull/progress-board.ts';
 import { budgetWarning, readDockerHubBudget, readDockerHubBudgetReading } from '../pull/ratelimit.ts';
 import { runPulls } from '../pull/run.ts';
 import { stallDeadlineMs } from '../pull/stall.ts';
@@ -59,7 +59,7 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
       retry: deps.retry ?? realRetryDeps,
       report: (line) => reporter.line(line),
       probeWait: registryWaitProbe({ env, fetch, redactor: reporter.redactor, now }),
-      progress: new ProgressBoard(clock, (line) => reporter.line(line), deps.progressTiming),
+      progress: new ProgressBoard(clock, (line) => reporter.line(line), deps.progressTiming ?? progressTimingFor(inputs.noOutputTimeoutMs)),
       async beforePulls(toPull) {
         const hubPulls = toPull.filter(isDockerHub).length;
         if (hubPulls === 0 || inputs.mirror !== undefined) return;

@@ -32,6 +32,19 @@ export interface ProgressTiming {
 
 export const PROGRESS_TIMING: ProgressTiming = { tickMs: 500, changedGapMs: 10_000, heartbeatMs: 20_000 };
 
+/**
+ * The timing for a step whose no_output_timeout is `noOutputTimeoutMs`: the usual one, unless
+ * CircleCI would end the step before a heartbeat could be printed (with a margin); then a line
+ * at least every half of it. Pure.
+ */
+export const HEARTBEAT_MARGIN_MS = 5000;
+
+export function progressTimingFor(noOutputTimeoutMs: number): ProgressTiming {
+  if (noOutputTimeoutMs >= PROGRESS_TIMING.heartbeatMs + HEARTBEAT_MARGIN_MS) return PROGRESS_TIMING;
+  const heartbeatMs = Math.max(1000, Math.floor(noOutputTimeoutMs / 2));
+  return { tickMs: Math.min(PROGRESS_TIMING.tickMs, Math.floor(heartbeatMs / 4)), changedGapMs: Math.min(PROGRESS_TIMING.changedGapMs, heartbeatMs), heartbeatMs };
+}
+
 interface Entry {
   image: string;
   started: number;

@@ -55,17 +55,18 @@ export function progressLine(outcome: PullOutcome): string {
 }
 
 /**
- * The closing table; every column aligned, numbers right-aligned. SIZE comes last, so the
- * columns before it read as they always have. Then the totals and the no-ops.
+ * The closing table; every column aligned, numbers right-aligned. SIZE sits between SECONDS and
+ * ATTEMPTS: image, digest and seconds keep their places and attempts stays the last number, as
+ * scripts reading the table expect. Then the totals and the no-ops.
  */
 export function summaryTable(outcomes: readonly PullOutcome[], stepSeconds?: number): string[] {
-  const header = ['IMAGE', 'DIGEST', 'SECONDS', 'ATTEMPTS', 'SIZE'];
+  const header = ['IMAGE', 'DIGEST', 'SECONDS', 'SIZE', 'ATTEMPTS'];
   const rows = outcomes.map((o) => [
     o.image,
     o.ok ? (o.digest ?? '-') : 'failed',
     formatSeconds(o.seconds),
-    String(o.attempts),
     o.ok && o.sizeBytes !== undefined ? compactBytes(o.sizeBytes) : '-',
+    String(o.attempts),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const rightAligned = new Set([2, 3, 4]);

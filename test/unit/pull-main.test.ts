@@ -63,9 +63,9 @@ describe('regauth/pull main', () => {
     expect(err).toEqual([]);
     expect(out[0]).toBe("Docker Hub pull budget: 42 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address)\n");
     expect(out.slice(1, 3).sort()).toEqual([expect.stringMatching(/^✔ docker.io\/library\/postgres:16 sha256:cccccccccccc…/), expect.stringMatching(/^✔ ghcr.io\/a\/b:1 /)].sort());
-    expect(out[3]).toMatch(/^IMAGE +DIGEST +SECONDS +ATTEMPTS +SIZE\n$/);
+    expect(out[3]).toMatch(/^IMAGE +DIGEST +SECONDS +SIZE +ATTEMPTS\n$/);
     expect(out.slice(4)).toEqual([
-      expect.stringMatching(new RegExp(`^docker.io/library/postgres:16  ${DIGEST} +\\d+\\.\\d +1 +12\\.3MB\n$`)),
+      expect.stringMatching(new RegExp(`^docker.io/library/postgres:16  ${DIGEST} +\\d+\\.\\d +12\\.3MB +1\n$`)),
       expect.stringContaining(`ghcr.io/a/b:1                  ${DIGEST}`),
       expect.stringMatching(/^total: 2 of 2 images, 24\.7 MB in \d+\.\d s\n$/),
     ]);

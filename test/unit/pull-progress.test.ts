@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProgressBoard, type ProgressClock } from '../../src/pull/progress-board.ts';
+import { PROGRESS_TIMING, ProgressBoard, progressTimingFor, type ProgressClock } from '../../src/pull/progress-board.ts';
 import { describeSnapshot, formatBytes, PullProgressParser } from '../../src/pull/progress.ts';
 
 /** What docker 28 wrote on a terminal for an 8 MB image (captured from a real pull), in its chunks. */
@@ -125,5 +125,14 @@ describe('ProgressBoard', () => {
       clock.advance(1_000);
     }
     expect(lines).toEqual([10_000, 20_000, 30_000]);
+  });
+});
+
+describe('progressTimingFor', () => {
+  it('keeps 20 s heartbeats unless no_output_timeout would end the step first', () => {
+    expect(progressTimingFor(600_000)).toBe(PROGRESS_TIMING);
+    expect(progressTimingFor(25_000)).toBe(PROGRESS_TIMING);
+    expect(progressTimingFor(15_000)).toEqual({ tickMs: 500, changedGapMs: 7_500, heartbeatMs: 7_500 });
+    expect(progressTimingFor(1_000)).toEqual({ tickMs: 250, changedGapMs: 1_000, heartbeatMs: 1_000 });
   });
 });

@@ -36,10 +36,10 @@ describe('progressLine', () => {
 describe('summaryTable', () => {
   it('aligns every column and right-aligns the numbers', () => {
     expect(summaryTable([{ ...pulled, sizeBytes: 45_200_000 }, missing, { ...retried, sizeBytes: 812_000 }], 13.4)).toEqual([
-      `IMAGE                          DIGEST${' '.repeat(65)}  SECONDS  ATTEMPTS     SIZE`,
-      `docker.io/library/postgres:16  ${DIGEST}      1.2         1   45.2MB`,
-      `docker.io/library/postgres:99  failed${' '.repeat(65)}      0.4         1        -`,
-      `ghcr.io/acme/api:1.4.2         ${DIGEST}     12.1         3  812.0kB`,
+      `IMAGE                          DIGEST${' '.repeat(65)}  SECONDS     SIZE  ATTEMPTS`,
+      `docker.io/library/postgres:16  ${DIGEST}      1.2   45.2MB         1`,
+      `docker.io/library/postgres:99  failed${' '.repeat(65)}      0.4        -         1`,
+      `ghcr.io/acme/api:1.4.2         ${DIGEST}     12.1  812.0kB         3`,
       'total: 2 of 3 images, 46.0 MB in 13.4 s',
     ]);
   });
@@ -58,8 +58,8 @@ describe('summaryTable', () => {
 
   it('keeps the header when digests are short or missing', () => {
     const [header, row] = summaryTable([{ ...pulled, digest: undefined }]);
-    expect(header).toBe('IMAGE                          DIGEST  SECONDS  ATTEMPTS  SIZE');
-    expect(row).toBe('docker.io/library/postgres:16  -           1.2         1     -');
+    expect(header).toBe('IMAGE                          DIGEST  SECONDS  SIZE  ATTEMPTS');
+    expect(row).toBe('docker.io/library/postgres:16  -           1.2     -         1');
   });
 });
 
