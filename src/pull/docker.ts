@@ -2,7 +2,7 @@ import type { RunProcess } from '../core/process.ts';
 import { parseReference, repositoryName, type ImageReference } from '../registry/reference.ts';
 import { DockerCommandError } from '../docker/error.ts';
 import type { ProgressClock } from './progress-board.ts';
-import { PullProgressParser, type PullSnapshot } from './progress.ts';
+import { PullProgressParser, terminalText, type PullSnapshot } from './progress.ts';
 import { PullStalled } from './stall.ts';
 
 /**
@@ -96,8 +96,8 @@ export function pullDocker(run: RunProcess, env: NodeJS.ProcessEnv, watchdog?: P
         stopWatching();
       }
       if (stalled && watchdog !== undefined) throw new PullStalled(reference, watchdog.stallMs);
-      // On a terminal docker's errors arrive on the same stream as its status lines.
-      if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, failureOutput(result.stdout, result.stderr).replace(/\r/g, ''));
+      // On a terminal docker's errors arrive on the same stream as its redrawn status lines.
+      if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, terminalText(failureOutput(result.stdout, result.stderr)));
       return parser.snapshot().digest ?? digestFromPullOutput(result.stdout);
     },
     async held(reference) {

@@ -104,6 +104,21 @@ export class PullProgressParser {
   }
 }
 
+/**
+ * What a terminal would show of docker's output, line by line: escape sequences removed, and
+ * of a line redrawn with \r only its last drawing. For docker's error text. Pure.
+ */
+export function terminalText(text: string): string {
+  return text
+    .replace(ESCAPES, '')
+    .split('\n')
+    .map((line) => {
+      const drawn = line.replace(/\r+$/, '');
+      return drawn.slice(drawn.lastIndexOf('\r') + 1);
+    })
+    .join('\n');
+}
+
 /** `12.3 MB`, decimal units as docker prints them. Pure. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${Math.round(bytes)} B`;

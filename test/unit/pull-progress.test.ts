@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PROGRESS_TIMING, ProgressBoard, progressTimingFor, type ProgressClock } from '../../src/pull/progress-board.ts';
-import { describeSnapshot, formatBytes, PullProgressParser } from '../../src/pull/progress.ts';
+import { describeSnapshot, formatBytes, PullProgressParser, terminalText } from '../../src/pull/progress.ts';
 
 /** What docker 28 wrote on a terminal for an 8 MB image (captured from a real pull), in its chunks. */
 const TERMINAL_CHUNKS = [
@@ -45,6 +45,11 @@ describe('PullProgressParser', () => {
     parser.feed(`v1: Pulling from x/big\r\nDigest: sha256:${'a'.repeat(64)}\r\nStatus: Image is up to date for r/x/big:v1\r\n`);
     expect(parser.snapshot()).toMatchObject({ upToDate: true, layersTotal: 0, digest: `sha256:${'a'.repeat(64)}` });
     expect(describeSnapshot(parser.snapshot())).toBe('resolving the manifest');
+  });
+
+  it("reads docker's error on a terminal as the terminal shows it", () => {
+    const raw = '\u001b[1A\u001b[2K\rabc123abc123: Downloading  1MB/2MB\r\u001b[1B\rError response from daemon: unexpected EOF\r\n';
+    expect(terminalText(raw)).toBe('Error response from daemon: unexpected EOF\n');
   });
 
   it('formats bytes in decimal units, as docker does', () => {
