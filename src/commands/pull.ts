@@ -40,10 +40,11 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const childEnv = { ...env };
   const now = deps.now ?? Date.now;
   const started = now();
-  // Before docker says anything: a registry may quote back what docker sent it.
-  await registerDockerCredentials(env, reporter.redactor);
-
   const images = await withComposeImages(inputs.images, inputs.composeFiles, { run, env: childEnv, cwd: deps.cwd ?? process.cwd() });
+  // Before docker pulls: a registry may quote back what docker sent it.
+  const domains = [...new Set([...images.map((ref) => ref.domain), ...(inputs.mirror === undefined ? [] : [inputs.mirror.split('/')[0] ?? ''])])];
+  await registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains });
+
   const fetch = deps.fetch ?? nodeFetch;
   const budget = () => readDockerHubBudget({ env, fetch, redactor: reporter.redactor });
   const hubImages = images.some(isDockerHub);

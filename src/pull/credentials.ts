@@ -2,12 +2,15 @@ import { constants, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Redactor } from '../core/output.ts';
+import type { RunProcess } from '../core/process.ts';
+import { configKeysFor } from './registry-http.ts';
 
 /**
  * Every credential docker will send while pulling, registered with the redactor before any pull
  * runs, so a registry that quotes what it was sent (the Basic header, the password, either one
- * JSON- or Go-quoted) has it printed as ***. docker reads them from config.json's `auths`;
- * helpers (credsStore / credHelpers) are not run: that would start a program to guard output.
+ * JSON- or Go-quoted) has it printed as ***. docker reads them from config.json's `auths`, or
+ * asks the credential helper config.json names for the host (credHelpers, else credsStore):
+ * regauth asks that helper too, for the hosts it pulls from, as docker is about to.
  */
 export interface SavedSecret {
   username: string | undefined;
@@ -78,8 +81,37 @@ export function secretForms(saved: SavedSecret): string[] {
   return [...forms];
 }
 
-/** Registers every form of every saved credential. Never throws: a config it cannot read holds nothing docker could send either. */
-export async function registerDockerCredentials(env: Readonly<Record<string, string | undefined>>, redactor: Redactor): Promise<number> {
+/** The helper docker asks for `domain`'s credentials, and the key it asks under; none: auths only. Pure. */
+export function helperFor(config: unknown, domain: string): { helper: string; key: string } | undefined {
+  const root = isRecord(config) ? config : {};
+  const helpers = isRecord(root.credHelpers) ? root.credHelpers : {};
+  const keys = configKeysFor(domain);
+  for (const key of keys) {
+    const named = helpers[key];
+    if (typeof named !== 'string') continue;
+    // An empty name (regauth's opt-out) means: no helper, use auths.
+    return named !== '' && HELPER_NAME.test(named) ? { helper: named, key } : undefined;
+  }
+  const store = root.credsStore;
+  return typeof store === 'string' && HELPER_NAME.test(store) ? { helper: store, key: keys[0] ?? domain } : undefined;
+}
+
+const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A helper that does not answer in this time is left alone (docker will meet it anyway). */
+export const HELPER_TIMEOUT_MS = 5000;
+
+export interface HelperDeps {
+  run: RunProcess;
+  env: NodeJS.ProcessEnv;
+  /** The registry hosts (host[:port] as in image references) the step pulls from. */
+  domains: readonly string[];
+}
+
+/**
+ * Registers every form of every credential docker will send: saved ones, and what the helpers
+ * answer for the hosts pulled from. Never throws: what cannot be read, docker cannot send either.
+ */
+export async function registerDockerCredentials(env: Readonly<Record<string, string | undefined>>, redactor: Redactor, helpers?: HelperDeps): Promise<number> {
   const dir = env.DOCKER_CONFIG?.trim() || join(env.HOME || homedir(), '.docker');
   const text = await readRegularFile(join(dir, 'config.json'));
   if (text === undefined) return 0;
@@ -90,8 +122,34 @@ export async function registerDockerCredentials(env: Readonly<Record<string, str
     return 0;
   }
   const secrets = savedSecrets(parsed);
+  if (helpers !== undefined) {
+    const asks = new Map<string, { helper: string; key: string }>();
+    for (const domain of helpers.domains) {
+      const found = helperFor(parsed, domain);
+      if (found !== undefined) asks.set(`${found.helper} ${found.key}`, found);
+    }
+    const answers = await Promise.all([...asks.values()].map((ask) => askHelper(ask, helpers)));
+    for (const answer of answers) if (answer !== undefined) secrets.push(answer);
+  }
   for (const saved of secrets) for (const form of secretForms(saved)) redactor.add(form);
   return secrets.length;
+}
+
+/** `docker-credential-<helper> get`, the server on stdin, within the deadline. */
+async function askHelper(ask: { helper: string; key: string }, deps: HelperDeps): Promise<SavedSecret | undefined> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), HELPER_TIMEOUT_MS);
+  try {
+    const result = await deps.run({ command: `docker-credential-${ask.helper}`, args: ['get'], stdin: ask.key, env: deps.env, signal: controller.signal });
+    if (result.exitCode !== 0) return undefined;
+    const answer: unknown = JSON.parse(result.stdout);
+    if (!isRecord(answer) || typeof answer.Secret !== 'string' || answer.Secret === '') return undefined;
+    return { username: typeof answer.Username === 'string' && answer.Username !== '' ? answer.Username : undefined, secret: answer.Secret };
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Opens without blocking (a FIFO would hang a plain read); a link is followed, as docker follows it. */
