@@ -40,7 +40,7 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const childEnv = { ...env };
   const now = deps.now ?? Date.now;
   const started = now();
-  const images = await withComposeImages(inputs.images, inputs.composeFiles, { run, env: childEnv, cwd: deps.cwd ?? process.cwd() });
+  const images = await withComposeImages(inputs.images, inputs.composeFiles, { run, env: childEnv, cwd: deps.cwd ?? process.cwd() }, (line) => reporter.line(line));
   // Before docker pulls: a registry may quote back what docker sent it.
   const domains = [...new Set([...images.map((ref) => ref.domain), ...(inputs.mirror === undefined ? [] : [inputs.mirror.split('/')[0] ?? ''])])];
   await registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains });
@@ -82,11 +82,12 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
 }) satisfies CommandMain;
 
 /** `images`, then what the compose files name that `images` does not. */
-async function withComposeImages(images: ImageReference[], files: string[], deps: Parameters<typeof composeImages>[1]): Promise<ImageReference[]> {
+async function withComposeImages(images: ImageReference[], files: string[], deps: Parameters<typeof composeImages>[1], report: (line: string) => void): Promise<ImageReference[]> {
   if (files.length === 0) return images;
   const fromCompose = await composeImages(files, deps);
+  if (fromCompose.built.length > 0) report(`compose_files: not pulled, compose builds them: ${fromCompose.built.join(', ')}`);
   const seen = new Set(images.map((ref) => ref.normalized));
-  const added = fromCompose.filter((ref) => !seen.has(ref.normalized));
+  const added = fromCompose.images.filter((ref) => !seen.has(ref.normalized));
   if (images.length === 0 && added.length === 0) throw new UserError(`compose_files: ${files.join(', ')} name no images, and images is empty: nothing to pull`, 2);
   return [...images, ...added];
 }

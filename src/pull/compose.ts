@@ -54,7 +54,37 @@ export function parseComposeImages(stdout: string): ImageReference[] {
   return images;
 }
 
-export async function composeImages(files: readonly string[], deps: ComposeDeps): Promise<ImageReference[]> {
+/**
+ * From `docker compose config --format json`: the names `config --images` gives services that
+ * only build (no `image:`), `<project>-<service>`. They are built, not pulled. Pure; anything
+ * unreadable yields none.
+ */
+export function buildOnlyImages(json: string): Set<string> {
+  const names = new Set<string>();
+  let model: unknown;
+  try {
+    model = JSON.parse(json);
+  } catch {
+    return names;
+  }
+  if (typeof model !== 'object' || model === null) return names;
+  const { name, services } = model as { name?: unknown; services?: unknown };
+  if (typeof name !== 'string' || typeof services !== 'object' || services === null) return names;
+  for (const [service, definition] of Object.entries(services)) {
+    if (typeof definition !== 'object' || definition === null) continue;
+    const { build, image } = definition as { build?: unknown; image?: unknown };
+    if (build !== undefined && (typeof image !== 'string' || image === '')) names.add(`${name}-${service}`);
+  }
+  return names;
+}
+
+export interface ComposeImages {
+  images: ImageReference[];
+  /** Services compose builds rather than pulls, by the image name compose lists for them. */
+  built: string[];
+}
+
+export async function composeImages(files: readonly string[], deps: ComposeDeps): Promise<ComposeImages> {
   const stat = deps.stat ?? ((path: string) => fs.lstat(path));
   const paths: string[] = [];
   for (const file of files) {
@@ -80,5 +110,17 @@ export async function composeImages(files: readonly string[], deps: ComposeDeps)
     if (isMissingCompose(output)) throw new UserError(NO_COMPOSE_LINE);
     throw new UserError(`compose_files: docker compose could not read ${files.join(', ')}: ${dockerErrorLine(output)}`);
   }
-  return parseComposeImages(result.stdout);
+  const listed = result.stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const built = listed.length === 0 ? new Set<string>() : await builtImages(paths, deps);
+  return { images: parseComposeImages(listed.filter((name) => !built.has(name)).join('\n')), built: listed.filter((name) => built.has(name)) };
+}
+
+/** Best effort: a compose without `--format json` builds nothing regauth can tell apart. */
+async function builtImages(paths: readonly string[], deps: ComposeDeps): Promise<Set<string>> {
+  try {
+    const result = await deps.run({ command: 'docker', args: ['compose', ...paths.map((path) => `--file=${path}`), 'config', '--format', 'json'], env: deps.env });
+    return result.exitCode === 0 ? buildOnlyImages(result.stdout) : new Set();
+  } catch {
+    return new Set();
+  }
 }

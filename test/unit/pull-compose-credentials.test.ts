@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Redactor } from '../../src/core/output.ts';
 import type { ProcessRequest, RunProcess } from '../../src/core/process.ts';
-import { composeArgs, composeImages, NO_COMPOSE_LINE, parseComposeImages } from '../../src/pull/compose.ts';
+import { buildOnlyImages, composeArgs, composeImages, NO_COMPOSE_LINE, parseComposeImages } from '../../src/pull/compose.ts';
 import { goQuoted, helperFor, registerDockerCredentials, savedSecrets, secretForms } from '../../src/pull/credentials.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,10 +26,21 @@ describe('compose_files', () => {
       requests.push(request);
       return Promise.resolve({ exitCode: 0, stdout: 'redis:7\nghcr.io/a/b:1\nredis:7\n', stderr: '' });
     };
-    const images = await composeImages(['one.yml', 'sub/two.yml'], { run, env: { X: '1' }, cwd: '/work', stat: () => Promise.resolve(file) });
+    const { images } = await composeImages(['one.yml', 'sub/two.yml'], { run, env: { X: '1' }, cwd: '/work', stat: () => Promise.resolve(file) });
     expect(images.map((ref) => ref.normalized)).toEqual(['docker.io/library/redis:7', 'ghcr.io/a/b:1']);
-    expect(requests).toHaveLength(1);
     expect(requests[0]).toMatchObject({ command: 'docker', args: ['compose', '--file=/work/one.yml', '--file=/work/sub/two.yml', 'config', '--images'], env: { X: '1' } });
+    // The model as JSON, to tell built services apart (this fake answers it with the list: no model).
+    expect(requests[1]?.args).toEqual(['compose', '--file=/work/one.yml', '--file=/work/sub/two.yml', 'config', '--format', 'json']);
+  });
+
+  it('leaves out the services compose builds rather than pulls', async () => {
+    const model = JSON.stringify({ name: 'shop', services: { web: { build: { context: '.' } }, db: { image: 'postgres:16' }, tagged: { build: { context: '.' }, image: 'ghcr.io/a/web:1' } } });
+    const run: RunProcess = (request) =>
+      Promise.resolve({ exitCode: 0, stdout: request.args.includes('json') ? model : 'shop-web\npostgres:16\nghcr.io/a/web:1\n', stderr: '' });
+    const result = await composeImages(['c.yml'], { run, env: {}, cwd: '/w', stat: () => Promise.resolve(file) });
+    expect(result.images.map((ref) => ref.normalized)).toEqual(['docker.io/library/postgres:16', 'ghcr.io/a/web:1']);
+    expect(result.built).toEqual(['shop-web']);
+    expect(buildOnlyImages('not json').size).toBe(0);
   });
 
   it('fails with one line for a missing file, before running anything', async () => {
