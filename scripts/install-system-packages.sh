@@ -3,15 +3,17 @@
 # docker-registry (distribution 2.8), htpasswd, skopeo (seeds images with no daemon or network),
 # dockerd (docker.io), busybox-static (the seeded images' rootfs), the AWS CLI v2 (independent
 # client for the local AWS endpoints and the benchmark baseline), amazon-ecr-credential-helper (the
-# peer of regauth's credential helper in the refresh bench) and iproute2. openssl and curl
-# are already on the machine and are left alone.
+# peer of regauth's credential helper in the refresh bench), iproute2, and docker-compose 1.29
+# (Debian 12 has no docker compose v2 plugin; the pull tests' stand-in plugin answers
+# `docker compose config --images` through it). openssl, curl and util-linux's `script` (which
+# regauth/pull uses to give docker pull a terminal) are already on the machine and are left alone.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
   echo "run this as root: it installs Debian packages" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-packages=(docker-registry apache2-utils skopeo busybox-static awscli amazon-ecr-credential-helper iproute2)
+packages=(docker-registry apache2-utils skopeo busybox-static awscli amazon-ecr-credential-helper iproute2 docker-compose)
 # A machine that already has a docker engine (CircleCI's machine images ship docker-ce) keeps it:
 # Debian's docker.io would conflict with it.
 command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)

@@ -53,6 +53,36 @@ function omit(value: Obj, ...keys: string[]): Obj {
   return Object.fromEntries(Object.entries(value).filter(([key]) => !keys.includes(key)));
 }
 
+/**
+ * The orb as the schema should judge it: a step field that is exactly `<< parameters.NAME >>`
+ * holds that parameter's default, as CircleCI substitutes it before checking a step (a typed
+ * field such as run.no_output_timeout cannot match its pattern while still a reference).
+ */
+function withParameterDefaults(orb: Obj): Obj {
+  const out: Obj = { ...orb };
+  for (const kind of ['commands', 'jobs']) {
+    if (!isObj(orb[kind])) continue;
+    out[kind] = Object.fromEntries(
+      Object.entries(orb[kind]).map(([name, component]) => {
+        if (!isObj(component) || !isObj(component['parameters'])) return [name, component];
+        const defaults = new Map<string, unknown>();
+        for (const [param, spec] of Object.entries(component['parameters'])) if (isObj(spec) && 'default' in spec) defaults.set(param, spec['default']);
+        const substitute = (value: unknown): unknown => {
+          if (typeof value === 'string') {
+            const whole = /^<<\s*parameters\.([A-Za-z0-9_-]+)\s*>>$/.exec(value.trim());
+            return whole?.[1] !== undefined && defaults.has(whole[1]) ? defaults.get(whole[1]) : value;
+          }
+          if (Array.isArray(value)) return value.map(substitute);
+          if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, key === 'environment' ? item : substitute(item)]));
+          return value;
+        };
+        return [name, { ...component, steps: substitute(component['steps']) }];
+      }),
+    );
+  }
+  return out;
+}
+
 function hasText(value: unknown): boolean {
   return typeof value === 'string' && value.trim() !== '';
 }
@@ -196,7 +226,7 @@ function checkLongCommands(orb: Obj, maxLines: number, problems: string[]): void
 function checkExamples(orb: Obj, options: Required<Pick<ReviewOptions, 'major' | 'orbName'>> & ReviewOptions, problems: string[]): void {
   const examples = entries(orb['examples']);
   if (examples.length === 0) problems.push('RC003 examples: the orb has no usage example');
-  const inline = omit(orb, 'examples');
+  const inline = withParameterDefaults(omit(orb, 'examples'));
   const expected = `${options.orbName}@${options.major}`;
   for (const [name, example] of examples) {
     const at = `examples.${name}`;
@@ -288,7 +318,7 @@ export function reviewOrb(packedOrb: object, options: ReviewOptions = {}): strin
     if (text.includes('<<include(')) problems.push(`RG03 ${at.replace(/^\./, '') || '(root)'}: leftover <<include(...)>>`);
   }
 
-  const inline = omit(orb, 'examples');
+  const inline = withParameterDefaults(omit(orb, 'examples'));
   for (const problem of validateConfig(wrapOrbInConfig(inline), options.schemaFile)) problems.push(`RG08 orb: ${problem}`);
   checkExamples(orb, settings, problems);
   return [...new Set(problems)];

@@ -9,6 +9,8 @@ export interface ProcessRequest {
   env?: NodeJS.ProcessEnv;
   /** Called with each chunk of stdout/stderr as it arrives (already decoded). */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /** Aborting ends the child (SIGTERM, then SIGKILL if it lingers); the result still resolves. */
+  signal?: AbortSignal;
 }
 
 export interface ProcessResult {
@@ -29,6 +31,9 @@ export class ProcessStartError extends Error {
   }
 }
 
+const KILL_GRACE_MS = 3000;
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
 export const runProcess: RunProcess = (request) =>
   new Promise((resolve, reject) => {
     const child = spawn(request.command, [...request.args], {
@@ -45,8 +50,26 @@ export const runProcess: RunProcess = (request) =>
       stderr += chunk;
       request.onOutput?.(chunk, 'stderr');
     });
-    child.on('error', (error: NodeJS.ErrnoException) => reject(new ProcessStartError(request.command, error.code)));
-    child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+    let killTimer: NodeJS.Timeout | undefined;
+    const end = (): void => {
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    if (request.signal?.aborted) end();
+    else request.signal?.addEventListener('abort', end, { once: true });
+    const detach = (): void => {
+      request.signal?.removeEventListener('abort', end);
+      if (killTimer !== undefined) clearTimeout(killTimer);
+    };
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      detach();
+      reject(new ProcessStartError(request.command, error.code));
+    });
+    child.on('close', (code, signal) => {
+      detach();
+      resolve({ exitCode: code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : 1), stdout, stderr });
+    });
     // A child that exits before reading stdin must not crash us with EPIPE.
     child.stdin.on('error', () => undefined);
     child.stdin.end(request.stdin ?? '');

@@ -1,6 +1,7 @@
 import { dockerErrorLine } from '../docker/error.ts';
 import { classifyDockerOutput, MACHINE_HINT, statedWaitMs, type CommandFailure, type DockerFailureCategory, type DockerVerdict } from '../docker/classify.ts';
 import { ProcessStartError } from '../core/process.ts';
+import { PullStalled } from './stall.ts';
 
 /**
  * Decides from docker's own words whether a failed pull is worth another attempt. Pure. The
@@ -29,6 +30,8 @@ export function classifyPullError(error: unknown): PullVerdict {
     return { kind: 'permanent', reason: `${error.message} — ${MACHINE_HINT}`, category: 'engine', detail: error.message };
   }
   if (isCommandFailure(error)) return classifyFailure(error);
+  // A stalled transfer is the network's fault as far as anyone can tell: worth another attempt.
+  if (error instanceof PullStalled) return { kind: 'transient', reason: error.message, category: 'network', detail: '' };
   const message = error instanceof Error ? error.message : String(error);
   return { kind: 'permanent', reason: `internal error: ${message}`, category: 'unknown', detail: message };
 }

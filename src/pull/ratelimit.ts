@@ -59,26 +59,45 @@ export function parseRateLimit(headers: { get(name: string): string | null }): R
 
 export type Identity = 'anonymous' | 'authenticated';
 
-/** The line to print for a budget that was read. */
+/**
+ * The line to print for a budget that was read: what is left, the window in hours, and whose
+ * budget it is (anonymous pulls count against the job's IP address, logged-in ones against
+ * the account). Pure.
+ */
 export function budgetLine(rate: RateLimit, identity: Identity, note?: string): string {
-  const who = note === undefined ? identity : `${identity}, ${note}`;
+  const whose = identity === 'anonymous' ? "anonymous: counted against this job's IP address" : 'logged in: counted against the Docker Hub account';
+  const who = note === undefined ? whose : `${whose}; ${note}`;
   if (rate.limit === undefined && rate.remaining === undefined) return `${PREFIX} unlimited (${who}; Docker Hub sent no rate-limit headers)`;
   const remaining = rate.remaining?.count;
   const limit = rate.limit?.count;
   const window = rate.limit?.windowSeconds ?? rate.remaining?.windowSeconds;
-  const amount = `${remaining ?? '?'} of ${limit ?? '?'}${window === undefined ? '' : ` per ${formatWindow(window)}`} left`;
+  const amount = `${remaining ?? '?'} of ${limit ?? '?'} pulls left${window === undefined ? '' : ` per ${formatWindow(window)}`}`;
   const source = rate.source === undefined ? '' : `, source ${rate.source}`;
   const warning =
     remaining === 0 ? '; pulls from Docker Hub will be refused (429) until the window moves on: log in with regauth/login or set mirror' : '';
   return `${PREFIX} ${amount} (${who}${source})${warning}`;
 }
 
+/**
+ * The warning printed before pulling when the budget cannot cover the step: each image pulled
+ * from Docker Hub counts once per architecture pulled. Undefined when it can. Pure.
+ */
+export function budgetWarning(remaining: number | undefined, hubPulls: number): string | undefined {
+  if (remaining === undefined || hubPulls === 0 || remaining >= hubPulls) return undefined;
+  const pulls = `${hubPulls} Docker Hub pull${hubPulls === 1 ? '' : 's'}`;
+  return `⚠ ${PREFIX} only ${remaining} left and this step makes ${pulls} (one per image and architecture): ${hubPulls - remaining} may be refused (429 toomanyrequests); log in with regauth/login (a higher limit) or set mirror`;
+}
+
 export function unreadableLine(reason: string): string {
   return `${PREFIX} could not be read (${reason}); continuing`;
 }
 
+/** The window in hours, as Docker Hub's limits are stated: `6 hours`, `1 hour`, `0.5 hours`. Pure. */
 export function formatWindow(seconds: number): string {
-  if (seconds > 0 && seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds >= 3600) {
+    const hours = Number((seconds / 3600).toFixed(2));
+    return hours === 1 ? '1 hour' : `${hours} hours`;
+  }
   if (seconds > 0 && seconds % 60 === 0) return `${seconds / 60} min`;
   return `${seconds} s`;
 }
@@ -102,18 +121,30 @@ export interface BudgetOptions {
 
 /** Never throws: returns the line to print. */
 export async function readDockerHubBudget(options: BudgetOptions): Promise<string> {
+  return (await readDockerHubBudgetReading(options)).line;
+}
+
+export interface BudgetReading {
+  line: string;
+  /** Pulls left in the window; undefined when unlimited or unread. */
+  remaining: number | undefined;
+}
+
+/** Never throws: the line to print, and the pulls left when Docker Hub said. */
+export async function readDockerHubBudgetReading(options: BudgetOptions): Promise<BudgetReading> {
   const timeoutMs = options.timeoutMs ?? 3000;
   const result = await withDeadline(timeoutMs, (signal) => readBudget(options, signal));
   if (result.ok) return result.value;
-  if (result.timedOut) return unreadableLine(`no answer within ${formatSeconds(timeoutMs)}`);
-  return unreadableLine(describeError(result.error));
+  if (result.timedOut) return { line: unreadableLine(`no answer within ${formatSeconds(timeoutMs)}`), remaining: undefined };
+  return { line: unreadableLine(describeError(result.error)), remaining: undefined };
 }
 
-async function readBudget(options: BudgetOptions, signal: AbortSignal): Promise<string> {
+async function readBudget(options: BudgetOptions, signal: AbortSignal): Promise<BudgetReading> {
+  const unread = (reason: string): BudgetReading => ({ line: unreadableLine(reason), remaining: undefined });
   const authUrl = endpoint(options.env, AUTH_URL_ENV, DOCKER_HUB_AUTH_URL);
   const registryUrl = endpoint(options.env, REGISTRY_URL_ENV, DOCKER_HUB_REGISTRY_URL);
-  if (typeof authUrl === 'string') return unreadableLine(authUrl);
-  if (typeof registryUrl === 'string') return unreadableLine(registryUrl);
+  if (typeof authUrl === 'string') return unread(authUrl);
+  if (typeof registryUrl === 'string') return unread(registryUrl);
 
   const { credentials, note } = await loadSavedLogin(options.env, DOCKER_HUB_CONFIG_KEYS, options.readConfig);
   const withCredentials = credentials !== undefined && mayCarryCredentials(authUrl);
@@ -127,10 +158,10 @@ async function readBudget(options: BudgetOptions, signal: AbortSignal): Promise<
     options.redactor,
     signal,
   );
-  if (!token.ok && token.noToken) return unreadableLine('the token service sent no token');
+  if (!token.ok && token.noToken) return unread('the token service sent no token');
   if (!token.ok) {
     const hint = token.status === 401 && identity === 'authenticated' ? ', the saved Docker Hub credentials were refused' : '';
-    return unreadableLine(`the token service answered HTTP ${token.status}${hint}`);
+    return unread(`the token service answered HTTP ${token.status}${hint}`);
   }
 
   const manifestUrl = `${registryUrl.toString().replace(/\/+$/, '')}/v2/${PREVIEW_REPOSITORY}/manifests/latest`;
@@ -138,8 +169,8 @@ async function readBudget(options: BudgetOptions, signal: AbortSignal): Promise<
   const rate = parseRateLimit(response.headers);
   // An exhausted budget can come back as 429 and still carry the headers we want.
   const hasHeaders = rate.limit !== undefined || rate.remaining !== undefined;
-  if (response.status !== 200 && !hasHeaders) return unreadableLine(`the registry answered HTTP ${response.status}`);
-  return budgetLine(rate, identity, note);
+  if (response.status !== 200 && !hasHeaders) return unread(`the registry answered HTTP ${response.status}`);
+  return { line: budgetLine(rate, identity, note), remaining: rate.remaining?.count };
 }
 
 function endpoint(env: BudgetOptions['env'], name: string, fallback: string): URL | string {

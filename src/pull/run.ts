@@ -3,7 +3,9 @@ import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '.
 import { classifyPullError, type PullVerdict } from './classify.ts';
 import type { PullDocker } from './docker.ts';
 import { mapWithConcurrency } from './pool.ts';
-import { mirrorFailurePhrase, progressLine, type PullFailure, type PullOutcome, type PullSource } from './summary.ts';
+import type { ProgressBoard } from './progress-board.ts';
+import type { PullSnapshot } from './progress.ts';
+import { mirrorFailurePhrase, progressLine, type PullFailure, type PullOutcome, type PullSource, type PullSuccess } from './summary.ts';
 import type { WaitProbe } from './wait-probe.ts';
 
 /**
@@ -26,6 +28,10 @@ export interface PullRunDeps {
   report: (line: string) => void;
   /** Asks the registry how long to wait after a 429/503 (docker does not say); none: backoff only. */
   probeWait?: WaitProbe;
+  /** Hears each image's progress and prints it while pulls run; none: silent until each ends. */
+  progress?: ProgressBoard;
+  /** Called once the images already present are known, with those that will be pulled, before any pull. */
+  beforePulls?: (toPull: readonly ImageReference[]) => Promise<void>;
 }
 
 export const PULL_BACKOFF = { baseDelayMs: 1000, maxDelayMs: 20_000, maxServerWaitMs: 60_000 } as const;
@@ -39,19 +45,75 @@ export const MIRROR_MAX_ATTEMPTS = 2;
 export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullOutcome[]> {
   // Once the mirror has failed transiently through all its attempts, later images skip it.
   const mirror = { prefix: plan.mirror, down: false };
-  return mapWithConcurrency(plan.images, plan.concurrency, async (ref) => {
-    const outcome = await pullImage(ref, plan, deps, mirror);
-    deps.report(progressLine(outcome));
-    return outcome;
-  });
+  const present = await mapWithConcurrency(plan.images, plan.concurrency, (ref) => presentOutcome(ref, plan.platform, deps));
+  await deps.beforePulls?.(plan.images.filter((_, index) => present[index] === undefined));
+  const stopProgress = deps.progress?.start();
+  let outcomes: PullOutcome[];
+  try {
+    outcomes = await mapWithConcurrency(plan.images, plan.concurrency, async (ref, index) => {
+      const outcome = present[index] ?? (await trackedPull(ref, plan, deps, mirror));
+      deps.report(progressLine(outcome));
+      return outcome;
+    });
+  } finally {
+    stopProgress?.();
+  }
+  return withSizes(outcomes, deps.docker);
 }
+
+/** The size column for what was pulled, from one `image inspect`; a failure only leaves it empty. */
+async function withSizes(outcomes: PullOutcome[], docker: PullDocker): Promise<PullOutcome[]> {
+  const pulled = outcomes.filter((o): o is PullSuccess => o.ok && o.source !== 'present');
+  const sizes = await docker.sizes(pulled.map((o) => o.image)).catch(() => pulled.map(() => undefined));
+  const byImage = new Map(pulled.map((o, index) => [o.image, sizes[index]]));
+  return outcomes.map((o) => (o.ok && byImage.has(o.image) ? { ...o, sizeBytes: byImage.get(o.image) } : o));
+}
+
+/**
+ * An image pinned by digest that the engine holds is that image, byte for byte: no registry
+ * request at all. A tag can move, so tags are always pulled.
+ */
+async function presentOutcome(ref: ImageReference, platform: string | undefined, deps: PullRunDeps): Promise<PullOutcome | undefined> {
+  if (ref.digest === undefined) return undefined;
+  const started = deps.now();
+  let held;
+  try {
+    held = await deps.docker.held(ref.normalized);
+  } catch {
+    // The engine could not say: the pull will, with docker's own words.
+    return undefined;
+  }
+  if (held === undefined) return undefined;
+  // A digest of a multi-platform index the engine holds for another platform: pull the one asked for.
+  if (platform !== undefined && !samePlatform(held.platform, platform)) return undefined;
+  return { ok: true, image: ref.normalized, digest: ref.digest, seconds: (deps.now() - started) / 1000, attempts: 0, source: 'present', note: undefined, sizeBytes: held.sizeBytes, upToDate: true };
+}
+
+/** `linux/arm64` matches `linux/arm64/v8` as docker matches them; an unknown platform never matches. Pure. */
+export function samePlatform(held: string | undefined, wanted: string): boolean {
+  if (held === undefined) return false;
+  const [os, arch, variant] = wanted.split('/');
+  const [heldOs, heldArch, heldVariant] = held.split('/');
+  return os === heldOs && arch === heldArch && (variant === undefined || variant === heldVariant);
+}
+
+async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState): Promise<PullOutcome> {
+  const tracker = deps.progress?.track(ref.normalized);
+  try {
+    return await pullImage(ref, plan, { ...deps, watch: (snapshot) => tracker?.update(snapshot) }, mirror);
+  } finally {
+    tracker?.finish();
+  }
+}
+
+type ImageDeps = PullRunDeps & { watch: (snapshot: PullSnapshot) => void };
 
 interface MirrorState {
   prefix: string | undefined;
   down: boolean;
 }
 
-async function pullImage(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState): Promise<PullOutcome> {
+async function pullImage(ref: ImageReference, plan: PullPlan, deps: ImageDeps, mirror: MirrorState): Promise<PullOutcome> {
   const started = deps.now();
   const seconds = () => (deps.now() - started) / 1000;
   let attempts = 0;
@@ -72,7 +134,7 @@ async function pullImage(ref: ImageReference, plan: PullPlan, deps: PullRunDeps,
         const verdict = classifyPullError(error);
         return failure(ref, seconds(), attempts, { ...verdict, reason: `pulled from the mirror as ${route.ref.normalized} but could not tag it as ${target}` });
       }
-      return success(ref, deps, seconds, attempts, 'mirror', undefined, result.digest);
+      return success(ref, deps, seconds, attempts, 'mirror', undefined, result);
     }
     if (result.verdict.category === 'engine') return failure(ref, seconds(), attempts, result.verdict);
     if (result.verdict.kind === 'transient' && !mirror.down) {
@@ -87,7 +149,7 @@ async function pullImage(ref: ImageReference, plan: PullPlan, deps: PullRunDeps,
   const result = await pullWithRetry(ref, plan.maxAttempts, plan, deps);
   attempts += result.attempts;
   if (!result.ok) return failure(ref, seconds(), attempts, result.verdict, mirrorFailure);
-  return success(ref, deps, seconds, attempts, source, note, result.digest);
+  return success(ref, deps, seconds, attempts, source, note, result);
 }
 
 type Route = { kind: 'direct' } | { kind: 'skip'; note: string } | { kind: 'mirror'; ref: ImageReference };
@@ -104,7 +166,7 @@ function mirrorRoute(ref: ImageReference, mirror: MirrorState): Route {
   }
 }
 
-type AttemptResult = { ok: true; attempts: number; digest: string | undefined } | { ok: false; attempts: number; verdict: PullVerdict };
+type AttemptResult = { ok: true; attempts: number; digest: string | undefined; upToDate: boolean } | { ok: false; attempts: number; verdict: PullVerdict };
 
 /** A failed attempt together with the wait the registry asked for when regauth asked it. */
 class RegistryStatedWait {
@@ -125,12 +187,17 @@ function shouldProbe(verdict: PullVerdict): boolean {
   return verdict.kind === 'transient' && verdict.retryAfterMs === undefined && (verdict.category === 'rate-limit' || verdict.category === 'server');
 }
 
-async function pullWithRetry(ref: ImageReference, maxAttempts: number, plan: PullPlan, deps: PullRunDeps): Promise<AttemptResult> {
+async function pullWithRetry(ref: ImageReference, maxAttempts: number, plan: PullPlan, deps: ImageDeps): Promise<AttemptResult> {
   const policy: RetryPolicy = { ...PULL_BACKOFF, maxAttempts };
   const reference = ref.normalized;
+  let upToDate = false;
+  const watch = (snapshot: PullSnapshot): void => {
+    upToDate = snapshot.upToDate;
+    deps.watch(snapshot);
+  };
   const attempt = async (number: number): Promise<string | undefined> => {
     try {
-      return await deps.docker.pull(reference, plan.platform);
+      return await deps.docker.pull(reference, plan.platform, watch);
     } catch (error) {
       // At most one probe per retry, and none after the last attempt.
       if (deps.probeWait === undefined || number >= maxAttempts || !shouldProbe(classifyPullError(error))) throw error;
@@ -142,7 +209,7 @@ async function pullWithRetry(ref: ImageReference, maxAttempts: number, plan: Pul
     const { value: digest, attempts } = await withRetry(attempt, classifyAttempt, policy, deps.retry, (number, verdict, delayMs) => {
       deps.report(`… ${reference}: attempt ${number} of ${maxAttempts} failed (${verdict.reason})${statedWaitNote(verdict.kind === 'transient' ? verdict.retryAfterMs : undefined)}; retrying in ${(delayMs / 1000).toFixed(1)} s`);
     });
-    return { ok: true, attempts, digest };
+    return { ok: true, attempts, digest, upToDate };
   } catch (error) {
     if (error instanceof RetriesExhausted) return { ok: false, attempts: error.attempts, verdict: error.verdict as PullVerdict };
     throw error;
@@ -162,9 +229,9 @@ async function success(
   attempts: number,
   source: PullSource,
   note: string | undefined,
-  pulledDigest: string | undefined,
+  pulled: { digest: string | undefined; upToDate: boolean },
 ): Promise<PullOutcome> {
-  let digest = ref.digest ?? pulledDigest;
+  let digest = ref.digest ?? pulled.digest;
   if (digest === undefined) {
     try {
       // docker printed no digest: ask it once more.
@@ -174,7 +241,7 @@ async function success(
       digest = undefined;
     }
   }
-  return { ok: true, image: ref.normalized, digest, seconds: seconds(), attempts, source, note };
+  return { ok: true, image: ref.normalized, digest, seconds: seconds(), attempts, source, note, ...(pulled.upToDate ? { upToDate: true } : {}) };
 }
 
 function failure(ref: ImageReference, seconds: number, attempts: number, verdict: PullVerdict, mirror?: string): PullFailure {

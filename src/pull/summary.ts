@@ -1,7 +1,8 @@
 import type { PullCategory, PullVerdict } from './classify.ts';
+import { formatBytes } from './progress.ts';
 
 /** What became of one image. Pure data, printed by the functions below. */
-export type PullSource = 'registry' | 'mirror' | 'fallback';
+export type PullSource = 'registry' | 'mirror' | 'fallback' | 'present';
 
 interface OutcomeBase {
   /** The normalised reference the user asked for. */
@@ -14,9 +15,16 @@ interface OutcomeBase {
 export interface PullSuccess extends OutcomeBase {
   ok: true;
   digest: string | undefined;
-  /** registry: pulled as asked; mirror: served by the mirror; fallback: the mirror failed, Docker Hub served. */
+  /**
+   * registry: pulled as asked; mirror: served by the mirror; fallback: the mirror failed, Docker
+   * Hub served; present: pinned by digest and already held, so not pulled at all.
+   */
   source: PullSource;
   note: string | undefined;
+  /** The image's size as the engine reports it; undefined when it could not say. */
+  sizeBytes?: number | undefined;
+  /** docker said `Image is up to date`: the pull was a no-op. */
+  upToDate?: boolean;
 }
 
 export interface PullFailure extends OutcomeBase {
@@ -39,17 +47,29 @@ export function progressLine(outcome: PullOutcome): string {
     const detail = outcome.detail === '' ? '' : ` (docker: ${outcome.detail})`;
     return `✘ ${outcome.image} ${outcome.reason}, after ${timing}${detail}`;
   }
+  if (outcome.source === 'present') return `✔ ${outcome.image} present (the engine holds this digest; not pulled, no registry request)`;
   const source = outcome.source === 'mirror' ? ', via mirror' : outcome.source === 'fallback' ? ', from Docker Hub after the mirror failed' : '';
+  const upToDate = outcome.upToDate === true ? ', Image is up to date (no-op)' : '';
   const note = outcome.note === undefined ? '' : ` (${outcome.note})`;
-  return `✔ ${outcome.image} ${shortDigest(outcome.digest)} ${timing}${source}${note}`;
+  return `✔ ${outcome.image} ${shortDigest(outcome.digest)} ${timing}${source}${upToDate}${note}`;
 }
 
-/** The closing table; every column aligned, numbers right-aligned. */
-export function summaryTable(outcomes: readonly PullOutcome[]): string[] {
-  const header = ['IMAGE', 'DIGEST', 'SECONDS', 'ATTEMPTS'];
-  const rows = outcomes.map((o) => [o.image, o.ok ? (o.digest ?? '-') : 'failed', formatSeconds(o.seconds), String(o.attempts)]);
+/**
+ * The closing table; every column aligned, numbers right-aligned. SIZE sits between SECONDS and
+ * ATTEMPTS: image, digest and seconds keep their places and attempts stays the last number, as
+ * scripts reading the table expect. Then the totals and the no-ops.
+ */
+export function summaryTable(outcomes: readonly PullOutcome[], stepSeconds?: number): string[] {
+  const header = ['IMAGE', 'DIGEST', 'SECONDS', 'SIZE', 'ATTEMPTS'];
+  const rows = outcomes.map((o) => [
+    o.image,
+    o.ok ? (o.digest ?? '-') : 'failed',
+    formatSeconds(o.seconds),
+    o.ok && o.sizeBytes !== undefined ? compactBytes(o.sizeBytes) : '-',
+    String(o.attempts),
+  ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const rightAligned = new Set([2, 3]);
+  const rightAligned = new Set([2, 3, 4]);
   const format = (cells: string[]) =>
     cells
       .map((cell, column) => {
@@ -58,7 +78,25 @@ export function summaryTable(outcomes: readonly PullOutcome[]): string[] {
       })
       .join('  ')
       .trimEnd();
-  return [format(header), ...rows.map(format)];
+  return [format(header), ...rows.map(format), ...closingLines(outcomes, stepSeconds)];
+}
+
+function closingLines(outcomes: readonly PullOutcome[], stepSeconds: number | undefined): string[] {
+  const pulled = outcomes.filter((o): o is PullSuccess => o.ok);
+  const bytes = pulled.reduce((sum, o) => sum + (o.sizeBytes ?? 0), 0);
+  const unknown = pulled.some((o) => o.sizeBytes === undefined) ? ' (some sizes unknown)' : '';
+  const time = stepSeconds === undefined ? '' : ` in ${formatSeconds(stepSeconds)} s`;
+  const lines = [`total: ${pulled.length} of ${plural(outcomes.length, 'image')}, ${formatBytes(bytes)}${unknown}${time}`];
+  const present = pulled.filter((o) => o.source === 'present').map((o) => o.image);
+  if (present.length > 0) lines.push(`present, not pulled (pinned by digest, already held): ${present.join(', ')}`);
+  const noOps = pulled.filter((o) => o.source !== 'present' && o.upToDate === true).map((o) => o.image);
+  if (noOps.length > 0) lines.push(`no-op pulls (Image is up to date): ${noOps.join(', ')}`);
+  return lines;
+}
+
+/** `40.0MB`: no space, so the column stays one word. */
+function compactBytes(bytes: number): string {
+  return formatBytes(bytes).replace(' ', '');
 }
 
 /** The step's one failure line; undefined when every image was pulled. */

@@ -341,7 +341,7 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
           expect(local?.repoDigests.some((d) => d.endsWith(`@${digest ?? '?'}`)), `${ref.normalized} came from ${fromMirror !== undefined && seeded.has(fromMirror) ? 'the mirror' : 'its registry'}`).toBe(true);
           expect(output).toContain(ref.normalized);
         }
-        expect(output).toMatch(/^IMAGE +DIGEST +SECONDS +ATTEMPTS$/m);
+        expect(output).toMatch(/^IMAGE +DIGEST +SECONDS +SIZE +ATTEMPTS$/m);
       }
 
       // Nothing left the machine: the only refused host is Docker Hub's token service, which

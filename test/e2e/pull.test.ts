@@ -46,7 +46,7 @@ interface Row {
 
 /** The summary table's row for `image`, or undefined. */
 function row(stdout: string, image: string): Row | undefined {
-  const match = new RegExp(`^${escape(image)} +(\\S+) +(\\d+\\.\\d) +(\\d+)$`, 'm').exec(stdout);
+  const match = new RegExp(`^${escape(image)} +(\\S+) +(\\d+\\.\\d) +\\S+ +(\\d+)$`, 'm').exec(stdout);
   if (!match?.[1] || !match[2] || !match[3]) return undefined;
   return { digest: match[1], seconds: Number(match[2]), attempts: Number(match[3]) };
 }
@@ -155,7 +155,7 @@ describe.runIf(enabled)('regauth/pull through the packed orb, a real engine and 
     const result = await pull({ images: names.map((name) => via(name)).join(', ') });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toMatch(/^IMAGE +DIGEST +SECONDS +ATTEMPTS$/m);
+    expect(result.stdout).toMatch(/^IMAGE +DIGEST +SECONDS +SIZE +ATTEMPTS$/m);
     // docker's own status lines (the digest is read from them) are never printed.
     expect(result.stdout).not.toMatch(/Pulling from|Pull complete|Download complete|^Digest:|^Status:/m);
     expect(result.pulls).toHaveLength(4);
@@ -403,7 +403,7 @@ describe.runIf(enabled)('regauth/pull through the packed orb, a real engine and 
         { REGAUTH_DOCKERHUB_AUTH_URL: `${base}/token`, REGAUTH_DOCKERHUB_REGISTRY_URL: base },
       );
       const lines = result.stdout.split('\n');
-      const budget = lines.indexOf('Docker Hub pull budget: 76 of 100 per 6 h left (anonymous)');
+      const budget = lines.indexOf("Docker Hub pull budget: 76 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address)");
       expect(budget, result.stdout).toBeGreaterThanOrEqual(0);
       expect(budget).toBeLessThan(firstOutcome(result.stdout));
       expect(seen).toEqual(['GET /token?service=registry.docker.io&scope=repository%3Aratelimitpreview%2Ftest%3Apull', 'HEAD /v2/ratelimitpreview/test/manifests/latest']);

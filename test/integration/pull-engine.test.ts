@@ -78,9 +78,9 @@ describe.skipIf(!available)('regauth/pull against a real engine and registry', (
     const result = await pull({ REGAUTH_IMAGES: `${app.ref}, ${tool.ref}`, REGAUTH_CONCURRENCY: '2' });
     expect(result.err).toBe('');
     expect(result.code).toBe(0);
-    expect(result.out).toMatch(new RegExp(`^${app.ref} +${app.digest} +[\\d.]+ +1$`, 'm'));
-    expect(result.out).toMatch(new RegExp(`^${tool.ref} +${tool.digest} +[\\d.]+ +1$`, 'm'));
-    expect(result.out).toMatch(/^IMAGE +DIGEST +SECONDS +ATTEMPTS$/m);
+    expect(result.out).toMatch(new RegExp(`^${app.ref} +${app.digest} +[\\d.]+ +[\\d.]+[kMG]?B +1$`, 'm'));
+    expect(result.out).toMatch(new RegExp(`^${tool.ref} +${tool.digest} +[\\d.]+ +[\\d.]+[kMG]?B +1$`, 'm'));
+    expect(result.out).toMatch(/^IMAGE +DIGEST +SECONDS +SIZE +ATTEMPTS$/m);
   });
 
   it('retries a 503 from the registry and succeeds on the next attempt', async () => {
@@ -172,7 +172,7 @@ describe('Docker Hub budget over real HTTP', () => {
       fetch: nodeFetch,
       redactor: new Redactor(),
     });
-    expect(line).toBe('Docker Hub pull budget: 17 of 100 per 6 h left (anonymous, source 127.0.0.1)');
+    expect(line).toBe("Docker Hub pull budget: 17 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address, source 127.0.0.1)");
     expect(seen.map((s) => s.method)).toEqual(['GET', 'HEAD']);
     expect(seen[1]).toMatchObject({ url: '/v2/ratelimitpreview/test/manifests/latest', authorization: 'Bearer loopback-token-1' });
   });

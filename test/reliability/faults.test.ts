@@ -132,7 +132,16 @@ function rows(): FaultRow[] {
       return { ...outcome, attempts: outcome.observation ? loginAttempts(outcome.observation) : undefined, injected: lab.front.faulted() - before };
     },
   });
-  const pull = (name: string, image: string, rule: Parameters<FaultProxy['addRule']>[0] | undefined, faults: number, expectation: 'ok' | RegExp, budgetSeconds: number, params: Record<string, ParameterValue> = {}): FaultRow => ({
+  const pull = (
+    name: string,
+    image: string,
+    rule: Parameters<FaultProxy['addRule']>[0] | undefined,
+    faults: number,
+    expectation: 'ok' | RegExp,
+    budgetSeconds: number,
+    params: Record<string, ParameterValue> = {},
+    env: Record<string, string> = {},
+  ): FaultRow => ({
     name,
     needs: 'pull',
     faults,
@@ -142,7 +151,7 @@ function rows(): FaultRow[] {
       lab.proxy.clearRules();
       const handle = rule ? lab.proxy.addRule(rule) : undefined;
       const ref = `${lab.proxy.host}/${image}:1`;
-      const outcome = await step(lab, 'pull', { images: ref, ...params }, { DOCKER_HOST: lab.engine.dockerHost });
+      const outcome = await step(lab, 'pull', { images: ref, ...params }, { DOCKER_HOST: lab.engine.dockerHost, ...env });
       lab.proxy.clearRules();
       return { ...outcome, attempts: pullAttempts(outcome.result.stdout, ref), injected: handle?.hits() ?? faults };
     },
@@ -185,6 +194,11 @@ function rows(): FaultRow[] {
     pull('pull: registry answers 503 to two attempts', 'app/b', { image: 'app/b', fault: '503', times: 4 }, 4, 'ok', 30),
     pull('pull: registry cuts the connection once', 'app/c', { image: 'app/c', fault: 'reset', times: 1 }, 1, 'ok', 30),
     pull('pull: registry answers 503 every time (max_attempts 3)', 'app/d', { image: 'app/d', fault: '503', times: 100 }, 6, failLine('pull'), 60, { max_attempts: 3 }),
+    // A manifest whose headers arrive and whose body never does: each attempt ends at the stall
+    // deadline (4 s here, 60 s by default) instead of hanging the step.
+    // Images of their own: one the engine holds is only HEADed, and a HEAD has no body to stall.
+    pull('pull: manifest body stalls after its headers (max_attempts 1)', 'app/stall-1', { image: 'app/stall-1', fault: 'stall-body', method: 'GET', times: 10 }, 1, failLine('pull'), 30, { max_attempts: 1 }, { REGAUTH_PULL_STALL_SECONDS: '4' }),
+    pull('pull: manifest body stalls once, the retry succeeds (max_attempts 2)', 'app/stall-2', { image: 'app/stall-2', fault: 'stall-body', method: 'GET', times: 1 }, 1, 'ok', 30, { max_attempts: 2 }, { REGAUTH_PULL_STALL_SECONDS: '4' }),
     {
       name: 'pull: the engine is stopped mid-pull',
       needs: 'pull',
@@ -326,7 +340,7 @@ describe.runIf(enabled)('faults are survived or reported in one line, and nothin
       startRegistry({ auth: 'none' }),
     ]);
     const seeded = await Promise.all(
-      ['app/a', 'app/b', 'app/c', 'app/d'].map((name) => seedImage(openRegistry, { name, tag: '1' })).concat([seedImage(openRegistry, { name: 'app/big', tag: '1', sizeBytes: 4_000_000 })]),
+      ['app/a', 'app/b', 'app/c', 'app/d', 'app/stall-1', 'app/stall-2'].map((name) => seedImage(openRegistry, { name, tag: '1' })).concat([seedImage(openRegistry, { name: 'app/big', tag: '1', sizeBytes: 4_000_000 })]),
     );
     const images = Object.fromEntries(seeded.map((image) => [image.name, image]));
     const [front, proxy, ...fronts] = await Promise.all([

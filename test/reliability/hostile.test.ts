@@ -63,10 +63,10 @@ const PLANS: Record<string, CommandPlan> = {
     lists: ['registries'],
   },
   pull: {
-    valid: { images: '127.0.0.1:1/app/api:1.4.2', platform: 'linux/amd64', mirror: '127.0.0.1:1/docker-hub' },
+    valid: { images: '127.0.0.1:1/app/api:1.4.2', platform: 'linux/amd64', mirror: '127.0.0.1:1/docker-hub', compose_files: 'compose.yml', no_output_timeout: '10m' },
     base: { images: '127.0.0.1:1/app/api:1.4.2', max_attempts: 1 },
     env: { DOCKER_HOST: NO_DAEMON },
-    optional: ['platform', 'mirror'],
+    optional: ['platform', 'mirror', 'compose_files', 'no_output_timeout'],
     lenient: [],
     lists: ['images'],
   },

@@ -1,16 +1,24 @@
 /**
  * A reverse proxy on 127.0.0.1 in front of a test registry that injects faults per image:
- * 429 (with or without Retry-After), 503, dropped connections, latency, extra response headers.
+ * 429 (with or without Retry-After), 503, dropped connections, latency, extra response headers,
+ * a body that stalls after its headers, an error that quotes the credentials it was sent; and
+ * a bandwidth cap shared by every response body (a slow link).
  * Plain HTTP by default: docker treats 127.0.0.1 registries as insecure and falls back to HTTP.
  */
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { Transform, type TransformCallback } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { testPki } from './registry.ts';
 import { listenOnLoopback } from './ports.ts';
 
-export type Fault = '429' | '503' | 'reset' | 'delay';
+/**
+ * stall-body: the registry's status and headers go out, then not one byte of the body (the
+ * connection stays open until the client gives up). echo-auth: 400 with an error message that
+ * quotes the Authorization header it got, decoded and in JSON, as a careless registry might.
+ */
+export type Fault = '429' | '503' | 'reset' | 'delay' | 'stall-body' | 'echo-auth';
 export type RequestKind = 'ping' | 'manifests' | 'blobs' | 'tags' | 'other';
 
 export interface FaultRule {
@@ -65,6 +73,8 @@ export interface FaultProxy {
   setLatency(ms: number): void;
   /** Headers added to every response (e.g. ratelimit-limit / ratelimit-remaining). */
   setResponseHeaders(headers: Record<string, string> | HeaderInjector | undefined): void;
+  /** Caps the bytes per second of all response bodies together; undefined lifts the cap. */
+  setBandwidth(bytesPerSecond: number | undefined): void;
   counts(image: string): ImageCounts;
   requests: readonly ProxiedRequest[];
   stop(): Promise<void>;
@@ -103,6 +113,49 @@ function withoutHopByHop(headers: IncomingMessage['headers']): OutgoingHttpHeade
   return Object.fromEntries(Object.entries(headers).filter(([name, value]) => value !== undefined && !HOP_BY_HOP.has(name)));
 }
 
+/** Hands out send times so that all bodies together stay under the rate (one shared link). */
+class Link {
+  private nextFree = 0;
+  constructor(public bytesPerSecond: number | undefined) {}
+
+  /** Milliseconds to wait before `bytes` may go. */
+  reserve(bytes: number): number {
+    if (this.bytesPerSecond === undefined) return 0;
+    const now = performance.now();
+    const start = Math.max(now, this.nextFree);
+    this.nextFree = start + (bytes / this.bytesPerSecond) * 1000;
+    return this.nextFree - now;
+  }
+}
+
+const SLICE_BYTES = 16 * 1024;
+
+function throttled(link: Link): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      const slices: Buffer[] = [];
+      for (let at = 0; at < chunk.length; at += SLICE_BYTES) slices.push(chunk.subarray(at, at + SLICE_BYTES));
+      const send = async (): Promise<void> => {
+        for (const slice of slices) {
+          const wait = link.reserve(slice.length);
+          if (wait > 0) await delay(wait);
+          this.push(slice);
+        }
+      };
+      send().then(() => done(), done);
+    },
+  });
+}
+
+/** What a registry that quotes credentials back would say (pure). */
+export function echoAuthBody(authorization: string | undefined): string {
+  const basic = /^Basic\s+(.+)$/i.exec(authorization ?? '')?.[1];
+  const decoded = basic === undefined ? '' : Buffer.from(basic, 'base64').toString('utf8');
+  const password = decoded.slice(decoded.indexOf(':') + 1);
+  const message = `bad request: got Authorization ${authorization ?? '(none)'}; user:password ${decoded}; password ${password}; as JSON ${JSON.stringify({ password })}`;
+  return JSON.stringify({ errors: [{ code: 'DENIED', message, detail: null }] });
+}
+
 interface LiveRule extends FaultRule {
   left: number;
   hit: number;
@@ -124,13 +177,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const rules: LiveRule[] = [];
   const requests: ProxiedRequest[] = [];
   let latencyMs = 0;
+  const link = new Link(undefined);
+  /** Responses held open by stall-body, ended at stop(). */
+  const stalled = new Set<ServerResponse>();
   let injectHeaders: HeaderInjector | undefined;
   const scheme = options.tls ? 'https' : 'http';
   let selfUrl = '';
 
   const extraHeaders = (info: Parameters<HeaderInjector>[0]): Record<string, string> => injectHeaders?.(info) ?? {};
 
-  const forward = (req: IncomingMessage, res: ServerResponse, record: ProxiedRequest): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, record: ProxiedRequest, stall = false): void => {
     const headers = withoutHopByHop(req.headers);
     // The registry builds upload Locations from Host and X-Forwarded-Proto: keep them ours.
     headers['x-forwarded-proto'] = scheme;
@@ -142,7 +198,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         if (location?.startsWith(target.origin)) out.location = selfUrl + location.slice(target.origin.length);
         record.status = upRes.statusCode ?? 502;
         res.writeHead(record.status, { ...out, ...extraHeaders(record) });
-        upRes.pipe(res);
+        if (stall) {
+          // Headers out now; the body never comes.
+          res.flushHeaders();
+          upRes.resume();
+          stalled.add(res);
+          res.on('close', () => stalled.delete(res));
+          return;
+        }
+        if (link.bytesPerSecond === undefined) upRes.pipe(res);
+        else upRes.pipe(throttled(link)).pipe(res);
         upRes.on('error', () => res.destroy());
       },
     );
@@ -188,6 +253,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case 'delay':
         await delay(rule.delayMs ?? 0);
         break;
+      case 'stall-body':
+        forward(req, res, record, true);
+        return;
+      case 'echo-auth':
+        record.status = 400;
+        req.resume();
+        res.writeHead(400, { 'content-type': 'application/json', ...extraHeaders(record) });
+        res.end(echoAuthBody(req.headers.authorization));
+        return;
       default:
         break;
     }
@@ -221,6 +295,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setLatency(ms) {
       latencyMs = ms;
     },
+    setBandwidth(bytesPerSecond) {
+      link.bytesPerSecond = bytesPerSecond;
+    },
     setResponseHeaders(headers) {
       injectHeaders = typeof headers === 'function' ? headers : headers === undefined ? undefined : () => headers;
     },
@@ -235,6 +312,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     requests,
     stop() {
       stopping ??= new Promise<void>((resolve) => {
+        for (const res of stalled) res.destroy();
         server.close(() => resolve());
         server.closeAllConnections();
         agent.destroy();

@@ -169,6 +169,8 @@ export interface RunOptions {
   extraEnv?: Record<string, string>;
   /** Called with the pid of each step's bash once started (for /proc sampling). */
   onStart?: (pid: number) => void;
+  /** Called with each chunk of a step's output as it arrives (to time lines). */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /** Runs `regauth/<name>` with `params` in `job`; stops at the first failing step like CircleCI. */
@@ -177,13 +179,13 @@ export async function runOrbCommand(orb: Orb, name: string, params: Record<strin
   const results: StepResult[] = [];
   let failed = false;
   for (const step of steps) {
-    const run = (step as { run?: { name?: string; command: string; environment?: Record<string, unknown>; when?: string } }).run;
+    const run = (step as { run?: { name?: string; command: string; environment?: Record<string, unknown>; when?: string; no_output_timeout?: unknown } }).run;
     if (!run) throw new Error(`unsupported step in regauth/${name}: ${JSON.stringify(step).slice(0, 80)}`);
     const when = run.when ?? 'on_success';
     if ((failed && when === 'on_success') || (!failed && when === 'on_fail')) continue;
     const stepEnv: Record<string, string> = { ...job.env, ...options.extraEnv, BASH_ENV: job.bashEnvFile };
     for (const [key, value] of Object.entries(run.environment ?? {})) stepEnv[key] = String(value);
-    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart);
+    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart, options.onOutput, silenceLimit(run.no_output_timeout));
     results.push({ name: run.name ?? '', command: run.command, ...result });
     if (result.exitCode !== 0) failed = true;
   }
@@ -200,15 +202,60 @@ export function runUserStep(job: JobContext, command: string, extraEnv: Record<s
   return runBash(command, { ...job.env, ...extraEnv, BASH_ENV: job.bashEnvFile }, job.cwd);
 }
 
-function runBash(command: string, env: Record<string, string>, cwd: string, onStart?: (pid: number) => void): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+/**
+ * A run step's no_output_timeout (`90s`, `20m`, `1.5h`) in ms, enforced as CircleCI does. A value
+ * that is no duration sets no limit here, so the step's own validation is what the tests see.
+ */
+function silenceLimit(value: unknown): { ms: number; text: string } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^(\d+(?:\.\d+)?)([smh])$/.exec(value.trim());
+  if (!match?.[1] || !match[2]) return undefined;
+  return { ms: Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h'], text: value.trim() };
+}
+
+/** CircleCI's words when a step was silent too long. */
+export const NO_OUTPUT_MESSAGE = 'Too long with no output (exceeded';
+
+function runBash(
+  command: string,
+  env: Record<string, string>,
+  cwd: string,
+  onStart?: (pid: number) => void,
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void,
+  silence?: { ms: number; text: string },
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('/bin/bash', ['-eo', 'pipefail', '-c', command], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With a silence limit the step gets its own process group, so ending it ends its children.
+    const child = spawn('/bin/bash', ['-eo', 'pipefail', '-c', command], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: silence !== undefined });
     if (child.pid !== undefined) onStart?.(child.pid);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    let silenced = false;
+    let timer: NodeJS.Timeout | undefined;
+    const rearm = (): void => {
+      if (silence === undefined) return;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(() => {
+        silenced = true;
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      }, silence.ms);
+    };
+    rearm();
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      rearm();
+      onOutput?.(chunk, 'stdout');
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      rearm();
+      onOutput?.(chunk, 'stderr');
+    });
     child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ exitCode: code ?? 1, stdout, stderr }));
+    child.on('close', (code) => {
+      if (timer !== undefined) clearTimeout(timer);
+      if (silenced) stderr += `${NO_OUTPUT_MESSAGE} ${silence?.text ?? ''}): context deadline exceeded\n`;
+      resolvePromise({ exitCode: silenced ? 1 : (code ?? 1), stdout, stderr });
+    });
   });
 }

@@ -21,6 +21,8 @@ describe('regauth/pull parameters', () => {
     expect(inputs({ REGAUTH_IMAGES: 'postgres' })).toEqual({
       images: [expect.objectContaining({ normalized: 'docker.io/library/postgres:latest' })],
       concurrency: 4,
+      composeFiles: [],
+      noOutputTimeoutMs: 600_000,
       maxAttempts: 5,
       platform: undefined,
       mirror: undefined,

@@ -13,11 +13,15 @@ const DIGEST = `sha256:${'c'.repeat(64)}`;
 function fakeDocker(answer: (args: readonly string[]) => Partial<ProcessResult> = () => ({})) {
   const requests: ProcessRequest[] = [];
   const run: RunProcess = (request) => {
+    // No terminal here (util-linux script is asked first): docker runs on plain pipes.
+    if (request.command === 'script') return Promise.resolve({ exitCode: 1, stdout: '', stderr: '' });
     requests.push(request);
     const args = request.args;
     // A plain (non-terminal) docker pull ends with status lines that name the digest.
     const fallback =
-      args[0] === 'image'
+      args[0] === 'image' && args[3] === '{{json .Size}}'
+        ? { stdout: args.slice(4).map(() => '12345678\n').join('') }
+        : args[0] === 'image'
         ? { stdout: JSON.stringify([`${args.at(-1)?.replace(/:[^:/]+$/, '')}@${DIGEST}`]) }
         : args[0] === 'pull'
           ? { stdout: `1: Pulling from x\nabc: Pull complete\nDigest: ${DIGEST}\nStatus: Downloaded newer image for ${args.at(-1) ?? ''}\n${args.at(-1) ?? ''}\n` }
@@ -57,10 +61,14 @@ describe('regauth/pull main', () => {
     const { code, out, err } = await step({ REGAUTH_IMAGES: 'postgres:16 ghcr.io/a/b:1', DOCKER_HOST: 'unix:///tmp/d.sock', HOME: '/nonexistent' }, { runProcess: docker.run, fetch: fakeHub, retry: instant });
     expect(code).toBe(0);
     expect(err).toEqual([]);
-    expect(out[0]).toBe('Docker Hub pull budget: 42 of 100 per 6 h left (anonymous)\n');
+    expect(out[0]).toBe("Docker Hub pull budget: 42 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address)\n");
     expect(out.slice(1, 3).sort()).toEqual([expect.stringMatching(/^✔ docker.io\/library\/postgres:16 sha256:cccccccccccc…/), expect.stringMatching(/^✔ ghcr.io\/a\/b:1 /)].sort());
-    expect(out[3]).toMatch(/^IMAGE +DIGEST +SECONDS +ATTEMPTS\n$/);
-    expect(out.slice(4)).toEqual([expect.stringContaining(`docker.io/library/postgres:16  ${DIGEST}`), expect.stringContaining(`ghcr.io/a/b:1                  ${DIGEST}`)]);
+    expect(out[3]).toMatch(/^IMAGE +DIGEST +SECONDS +SIZE +ATTEMPTS\n$/);
+    expect(out.slice(4)).toEqual([
+      expect.stringMatching(new RegExp(`^docker.io/library/postgres:16  ${DIGEST} +\\d+\\.\\d +12\\.3MB +1\n$`)),
+      expect.stringContaining(`ghcr.io/a/b:1                  ${DIGEST}`),
+      expect.stringMatching(/^total: 2 of 2 images, 24\.7 MB in \d+\.\d s\n$/),
+    ]);
     // docker gets the user's environment (DOCKER_HOST); never a shell. Its status lines stay
     // in regauth: only the digest is taken from them, so no `image inspect` follows.
     const pulls = docker.requests.filter((r) => r.args[0] === 'pull');
@@ -69,7 +77,7 @@ describe('regauth/pull main', () => {
       ['pull', 'ghcr.io/a/b:1'],
     ]);
     expect(pulls.every((r) => r.command === 'docker' && r.env?.DOCKER_HOST === 'unix:///tmp/d.sock')).toBe(true);
-    expect(docker.requests.filter((r) => r.args[0] !== 'pull')).toEqual([]);
+    expect(docker.requests.filter((r) => r.args[0] !== 'pull' && r.args[3] !== '{{json .Size}}')).toEqual([]);
     expect(out.join('')).not.toMatch(/Pull complete|Status:/);
   });
 
@@ -80,8 +88,9 @@ describe('regauth/pull main', () => {
     expect(docker.requests.map((r) => r.args)).toEqual([
       ['pull', 'ghcr.io/a/b:1'],
       ['image', 'inspect', '--format', '{{json .RepoDigests}}', 'ghcr.io/a/b:1'],
+      ['image', 'inspect', '--format', '{{json .Size}}', 'ghcr.io/a/b:1'],
     ]);
-    expect(out.at(-1)).toContain(`ghcr.io/a/b:1  ${DIGEST}`);
+    expect(out.at(-2)).toContain(`ghcr.io/a/b:1  ${DIGEST}`);
   });
 
   it('skips the budget line when no Docker Hub image is involved, or a mirror serves them', async () => {

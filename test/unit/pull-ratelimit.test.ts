@@ -54,21 +54,22 @@ describe('parseQuota and parseRateLimit', () => {
 
 describe('budgetLine', () => {
   it('states what is left, of how much, per which window, and for whom', () => {
-    expect(budgetLine(parseRateLimit(headers(HUB_HEADERS)), 'anonymous')).toBe('Docker Hub pull budget: 76 of 100 per 6 h left (anonymous, source 203.0.113.7)');
+    expect(budgetLine(parseRateLimit(headers(HUB_HEADERS)), 'anonymous')).toBe("Docker Hub pull budget: 76 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address, source 203.0.113.7)");
   });
 
   it('says unlimited when Docker Hub sends no headers', () => {
-    expect(budgetLine(parseRateLimit(headers({})), 'authenticated')).toBe('Docker Hub pull budget: unlimited (authenticated; Docker Hub sent no rate-limit headers)');
+    expect(budgetLine(parseRateLimit(headers({})), 'authenticated')).toBe('Docker Hub pull budget: unlimited (logged in: counted against the Docker Hub account; Docker Hub sent no rate-limit headers)');
   });
 
   it('warns when nothing is left', () => {
     const line = budgetLine(parseRateLimit(headers({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' })), 'anonymous');
-    expect(line).toMatch(/^Docker Hub pull budget: 0 of 100 per 6 h left \(anonymous\); pulls from Docker Hub will be refused \(429\).*regauth\/login or set mirror$/);
+    expect(line).toMatch(/^Docker Hub pull budget: 0 of 100 pulls left per 6 hours \(anonymous: counted against this job's IP address\); pulls from Docker Hub will be refused \(429\).*regauth\/login or set mirror$/);
   });
 
   it.each([
-    [21600, '6 h'],
-    [3600, '1 h'],
+    [21600, '6 hours'],
+    [3600, '1 hour'],
+    [5400, '1.5 hours'],
     [300, '5 min'],
     [90, '90 s'],
   ])('window %i s reads %s', (seconds, text) => {
@@ -104,7 +105,7 @@ describe('readDockerHubBudget', () => {
   it('asks for a ratelimitpreview token, then HEADs its manifest', async () => {
     const hub = fakeHub();
     const line = await readDockerHubBudget({ env: {}, fetch: hub.fetch, redactor: new Redactor(), readConfig: noConfig });
-    expect(line).toBe('Docker Hub pull budget: 76 of 100 per 6 h left (anonymous, source 203.0.113.7)');
+    expect(line).toBe("Docker Hub pull budget: 76 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address, source 203.0.113.7)");
     expect(hub.calls.map((c) => [c.init.method, c.url])).toEqual([
       ['GET', 'https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Aratelimitpreview%2Ftest%3Apull'],
       ['HEAD', 'https://registry-1.docker.io/v2/ratelimitpreview/test/manifests/latest'],
@@ -122,7 +123,7 @@ describe('readDockerHubBudget', () => {
       redactor,
       readConfig: (path) => (path === '/cfg/config.json' ? configWith({ auths: { 'https://index.docker.io/v1/': { auth: auth('me', 'hub-pat-123') } } })() : noConfig()),
     });
-    expect(line).toMatch(/\(authenticated, source/);
+    expect(line).toMatch(/\(logged in: counted against the Docker Hub account, source/);
     expect(hub.calls[0]?.init.headers.authorization).toBe(`Basic ${auth('me', 'hub-pat-123')}`);
     const leaked = `pat hub-pat-123 basic ${auth('me', 'hub-pat-123')} token ${TOKEN}`;
     expect(redactor.redact(leaked)).toBe('pat *** basic *** token ***');
@@ -158,8 +159,8 @@ describe('readDockerHubBudget', () => {
     [{ token: () => response(401) }, 'Docker Hub pull budget: could not be read (the token service answered HTTP 401); continuing'],
     [{ token: () => response(200, {}, 'not json') }, 'Docker Hub pull budget: could not be read (the token service sent no token); continuing'],
     [{ manifest: () => response(404) }, 'Docker Hub pull budget: could not be read (the registry answered HTTP 404); continuing'],
-    [{ manifest: () => response(429, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' }) }, /^Docker Hub pull budget: 0 of 100 per 6 h left/],
-    [{ manifest: () => response(200) }, 'Docker Hub pull budget: unlimited (anonymous; Docker Hub sent no rate-limit headers)'],
+    [{ manifest: () => response(429, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' }) }, /^Docker Hub pull budget: 0 of 100 pulls left per 6 hours/],
+    [{ manifest: () => response(200) }, "Docker Hub pull budget: unlimited (anonymous: counted against this job's IP address; Docker Hub sent no rate-limit headers)"],
     [{ token: () => response(200, {}, JSON.stringify({ access_token: TOKEN })) }, /76 of 100/],
   ])('answers %#', async (answers, expected) => {
     const line = await readDockerHubBudget({ env: {}, fetch: fakeHub(answers).fetch, redactor: new Redactor(), readConfig: noConfig });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DockerCommandError } from '../../src/docker/error.ts';
 import type { PullDocker } from '../../src/pull/docker.ts';
-import { MIRROR_MAX_ATTEMPTS, runPulls, type PullPlan } from '../../src/pull/run.ts';
+import { MIRROR_MAX_ATTEMPTS, runPulls, samePlatform, type PullPlan } from '../../src/pull/run.ts';
 import type { PullFailure, PullSuccess } from '../../src/pull/summary.ts';
 import type { WaitProbe } from '../../src/pull/wait-probe.ts';
 import { parseReference, type ImageReference } from '../../src/registry/reference.ts';
@@ -53,6 +53,22 @@ class FakeDocker implements PullDocker {
   digest(ref: ImageReference): Promise<string | undefined> {
     this.calls.push(`digest ${ref.normalized}`);
     return Promise.resolve(ref.digest ?? digestOf(ref.path));
+  }
+
+  /** References the engine holds, with their sizes. */
+  readonly engine = new Map<string, number>();
+
+  /** `image inspect` calls, kept apart from the pulls and tags the tests count. */
+  readonly inspected: string[] = [];
+
+  held(reference: string): Promise<{ sizeBytes: number | undefined; platform: string | undefined } | undefined> {
+    this.inspected.push(reference);
+    const size = this.engine.get(reference);
+    return Promise.resolve(size === undefined ? undefined : { sizeBytes: size, platform: 'linux/amd64' });
+  }
+
+  sizes(references: readonly string[]): Promise<(number | undefined)[]> {
+    return Promise.resolve(references.map((reference) => this.engine.get(reference)));
   }
 
   tag(source: string, target: string): Promise<void> {
@@ -289,6 +305,49 @@ describe('runPulls', () => {
       const [outcome] = await run();
       expect(docker.calls).toEqual([`pull ghcr.io/a/b@${digest}`]);
       expect(outcome).toMatchObject({ ok: true, digest });
+    });
+  });
+
+  describe('images the engine already holds', () => {
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const pinned = `ghcr.io/a/b@${digest}`;
+
+    it('reports a held digest as present without pulling, and tells beforePulls only what will be pulled', async () => {
+      const { docker, lines } = setup([]);
+      docker.engine.set(pinned, 5_000_000);
+      docker.engine.set('ghcr.io/a/c:1', 7_000_000);
+      let toPull: string[] = [];
+      const plan: PullPlan = { images: [pinned, 'ghcr.io/a/c:1'].map(parseReference), concurrency: 2, maxAttempts: 5, platform: undefined, mirror: undefined };
+      const outcomes = await runPulls(plan, {
+        docker,
+        now: () => 0,
+        retry: { sleep: () => Promise.resolve(), random: () => 0 },
+        report: (line) => lines.push(line),
+        beforePulls: (refs) => {
+          toPull = refs.map((ref) => ref.normalized);
+          return Promise.resolve();
+        },
+      });
+      expect(toPull).toEqual(['ghcr.io/a/c:1']);
+      expect(docker.calls).toEqual(['pull ghcr.io/a/c:1']);
+      expect(outcomes[0]).toMatchObject({ ok: true, source: 'present', attempts: 0, digest, sizeBytes: 5_000_000 });
+      // The tag is pulled (a tag can move); its size comes from the one inspect at the end.
+      expect(outcomes[1]).toMatchObject({ ok: true, source: 'registry', attempts: 1, sizeBytes: 7_000_000 });
+    });
+
+    it('pulls a held digest when another platform was asked for', async () => {
+      const { docker, run } = setup([pinned], {}, { platform: 'linux/arm64' });
+      docker.engine.set(pinned, 1);
+      const [outcome] = await run();
+      expect(docker.calls).toEqual([`pull ${pinned} --platform linux/arm64`]);
+      expect(outcome).toMatchObject({ ok: true, source: 'registry' });
+    });
+
+    it('matches platforms as docker does', () => {
+      expect(samePlatform('linux/arm64/v8', 'linux/arm64')).toBe(true);
+      expect(samePlatform('linux/arm64', 'linux/arm64/v8')).toBe(false);
+      expect(samePlatform('linux/amd64', 'linux/arm64')).toBe(false);
+      expect(samePlatform(undefined, 'linux/amd64')).toBe(false);
     });
   });
 

@@ -35,18 +35,31 @@ describe('progressLine', () => {
 
 describe('summaryTable', () => {
   it('aligns every column and right-aligns the numbers', () => {
-    expect(summaryTable([pulled, missing, retried])).toEqual([
-      `IMAGE                          DIGEST${' '.repeat(65)}  SECONDS  ATTEMPTS`,
-      `docker.io/library/postgres:16  ${DIGEST}      1.2         1`,
-      `docker.io/library/postgres:99  failed${' '.repeat(65)}      0.4         1`,
-      `ghcr.io/acme/api:1.4.2         ${DIGEST}     12.1         3`,
+    expect(summaryTable([{ ...pulled, sizeBytes: 45_200_000 }, missing, { ...retried, sizeBytes: 812_000 }], 13.4)).toEqual([
+      `IMAGE                          DIGEST${' '.repeat(65)}  SECONDS     SIZE  ATTEMPTS`,
+      `docker.io/library/postgres:16  ${DIGEST}      1.2   45.2MB         1`,
+      `docker.io/library/postgres:99  failed${' '.repeat(65)}      0.4        -         1`,
+      `ghcr.io/acme/api:1.4.2         ${DIGEST}     12.1  812.0kB         3`,
+      'total: 2 of 3 images, 46.0 MB in 13.4 s',
     ]);
+  });
+
+  it('names the images that were present and the pulls that were no-ops', () => {
+    const present: PullOutcome = { ...pulled, image: 'docker.io/library/redis@' + DIGEST, source: 'present', attempts: 0, sizeBytes: 1000 };
+    const lines = summaryTable([present, { ...retried, upToDate: true }]);
+    expect(lines.slice(-3)).toEqual([
+      'total: 2 of 2 images, 1.00 kB (some sizes unknown)',
+      `present, not pulled (pinned by digest, already held): docker.io/library/redis@${DIGEST}`,
+      'no-op pulls (Image is up to date): ghcr.io/acme/api:1.4.2',
+    ]);
+    expect(progressLine(present)).toBe(`✔ docker.io/library/redis@${DIGEST} present (the engine holds this digest; not pulled, no registry request)`);
+    expect(progressLine({ ...retried, upToDate: true })).toBe('✔ ghcr.io/acme/api:1.4.2 sha256:abcdef012345… 12.1 s, 3 attempts, Image is up to date (no-op)');
   });
 
   it('keeps the header when digests are short or missing', () => {
     const [header, row] = summaryTable([{ ...pulled, digest: undefined }]);
-    expect(header).toBe('IMAGE                          DIGEST  SECONDS  ATTEMPTS');
-    expect(row).toBe('docker.io/library/postgres:16  -           1.2         1');
+    expect(header).toBe('IMAGE                          DIGEST  SECONDS  SIZE  ATTEMPTS');
+    expect(row).toBe('docker.io/library/postgres:16  -           1.2     -         1');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompileError, compileCommand, newJob, runOrbCommand, type Orb } from '../support/step-runner.ts';
+import { CompileError, compileCommand, newJob, NO_OUTPUT_MESSAGE, runOrbCommand, type Orb } from '../support/step-runner.ts';
 
 const orb: Orb = {
   commands: {
@@ -43,5 +43,23 @@ describe('the step runner (CircleCI semantics the end-to-end tests rely on)', ()
     expect(first.stdout).toBe('world MY_TOKEN 3 false tok \n');
     const second = await runOrbCommand(orb, 'demo', {}, job);
     expect(second.stdout).toBe('world MY_TOKEN 3 false tok set-by-step\n');
+  });
+
+  it('ends a step silent for longer than its no_output_timeout, and not one that keeps talking', async () => {
+    const quiet: Orb = {
+      commands: {
+        wait: {
+          parameters: { timeout: { type: 'string', default: '1s' }, talk: { type: 'boolean', default: false } },
+          steps: [{ run: { name: 'wait', no_output_timeout: '<< parameters.timeout >>', environment: { TALK: '<< parameters.talk >>' }, command: 'for i in 1 2 3 4; do [ "$TALK" = true ] && echo tick; sleep 0.5; done; echo done' } }],
+        },
+      },
+    };
+    const silent = await runOrbCommand(quiet, 'wait', {}, newJob());
+    expect(silent.exitCode).toBe(1);
+    expect(silent.stdout).not.toContain('done');
+    expect(silent.stderr).toContain(`${NO_OUTPUT_MESSAGE} 1s): context deadline exceeded`);
+    const talking = await runOrbCommand(quiet, 'wait', { talk: true }, newJob());
+    expect(talking.exitCode, talking.stderr).toBe(0);
+    expect(talking.stdout).toContain('done');
   });
 });
