@@ -1,3 +1,4 @@
+import { remote } from '../core/output.ts';
 import type { PullCategory, PullVerdict } from './classify.ts';
 import { formatBytes } from './progress.ts';
 
@@ -44,7 +45,7 @@ const SHORT_DIGEST_HEX = 12;
 export function progressLine(outcome: PullOutcome): string {
   const timing = `${formatSeconds(outcome.seconds)} s, ${plural(outcome.attempts, 'attempt')}`;
   if (!outcome.ok) {
-    const detail = outcome.detail === '' ? '' : ` (docker: ${outcome.detail})`;
+    const detail = outcome.detail === '' ? '' : ` (docker: ${remote(outcome.detail)})`;
     return `✘ ${outcome.image} ${outcome.reason}, after ${timing}${detail}`;
   }
   if (outcome.source === 'present') return `✔ ${outcome.image} present (the engine holds this digest; not pulled, no registry request)`;

@@ -1,3 +1,4 @@
+import { Reporter } from '../../src/core/output.ts';
 import { describe, expect, it } from 'vitest';
 import { failureSummary, mirrorFailurePhrase, progressLine, shortDigest, summaryTable, type PullOutcome } from '../../src/pull/summary.ts';
 
@@ -25,11 +26,17 @@ describe('progressLine', () => {
     [{ ...pulled, digest: undefined, note: 'pinned' }, `✔ docker.io/library/postgres:16 digest unknown 1.2 s, 1 attempt (pinned)`],
     [
       missing,
-      '✘ docker.io/library/postgres:99 the image or tag does not exist (manifest unknown), after 0.4 s, 1 attempt (docker: manifest for postgres:99 not found: manifest unknown: manifest unknown)',
+      '✘ docker.io/library/postgres:99 the image or tag does not exist (manifest unknown), after 0.4 s, 1 attempt (docker: "manifest for postgres:99 not found: manifest unknown: manifest unknown")',
     ],
     [limited, '✘ docker.io/cimg/node:22.1 rate limited by the registry (429 toomanyrequests), after 31.0 s, 5 attempts'],
   ] as [PullOutcome, string][])('%#', (outcome, line) => {
-    expect(progressLine(outcome)).toBe(line);
+    // As printed: the Reporter renders docker's words as one quoted, cleaned line.
+    expect(new Reporter().render(progressLine(outcome))).toBe(line);
+  });
+
+  it('prints docker\'s words as one quoted line with no control characters', () => {
+    const hostile: PullOutcome = { ...missing, detail: 'denied\u001b[31m\r\nregauth: logged in to evil.example' };
+    expect(new Reporter().render(progressLine(hostile))).toMatch(/\(docker: "denied regauth: logged in to evil\.example"\)$/);
   });
 });
 
