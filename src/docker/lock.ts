@@ -1,16 +1,13 @@
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.ts';
+import { breakStaleLock, createLockFile, isProcessAlive, releaseLockFile } from '../core/lock-file.ts';
 import { readRegularFile } from '../core/private-files.ts';
 
 /**
- * The lock that serialises regauth's read-modify-write of config.json and its state file. Node
- * has no flock, so the lock is a file created with O_EXCL holding the owner's pid. Breaking a
- * stale one is the hard part: two waiters that both saw the same dead pid must not both delete
- * "the" lock (the second would delete the first one's fresh lock and both would run). So a
- * waiter breaks a lock only while holding a second O_EXCL file (the takeover guard) and only
- * after judging the lock stale again under that guard; a fresh lock never looks stale, because
- * its owner is alive.
+ * The lock that serialises regauth's read-modify-write of config.json and its state file: a file
+ * created with O_EXCL holding the owner's pid, broken only under the takeover guard of
+ * src/core/lock-file.ts. A fresh lock never looks stale, because its owner is alive.
  */
 export interface LockDeps {
   sleep: (ms: number) => Promise<void>;
@@ -21,14 +18,7 @@ export interface LockDeps {
 
 export const realLockDeps: LockDeps = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  isAlive: (pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  },
+  isAlive: isProcessAlive,
   now: () => Date.now(),
 };
 
@@ -61,46 +51,6 @@ async function inspect(path: string, deps: LockDeps): Promise<LockState> {
   return now - read.stat.mtimeMs >= STALE_WITHOUT_PID_MS ? { state: 'stale' } : { state: 'held', owner: 'unknown (no pid yet)' };
 }
 
-/** O_EXCL create holding our pid; false when something is already there. */
-async function tryCreate(path: string): Promise<boolean> {
-  let handle;
-  try {
-    handle = await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  }
-  try {
-    await handle.writeFile(String(process.pid));
-  } finally {
-    await handle.close();
-  }
-  return true;
-}
-
-/** Deletes `path` if it still holds our pid (never someone else's lock). */
-async function release(path: string): Promise<void> {
-  const read = await readRegularFile(path);
-  if (read.kind === 'text' && read.text.trim() === String(process.pid)) await fs.unlink(path).catch(() => undefined);
-}
-
-/** Breaks a stale lock under the takeover guard; false when another waiter holds the guard or the lock came alive. */
-async function takeOver(lock: string, deps: LockDeps): Promise<boolean> {
-  const guard = `${lock}.takeover`;
-  if (!(await tryCreate(guard))) {
-    // A waiter killed while holding the guard (a window of a few system calls) leaves it behind.
-    if ((await inspect(guard, deps)).state === 'stale') await fs.unlink(guard).catch(() => undefined);
-    return false;
-  }
-  try {
-    if ((await inspect(lock, deps)).state !== 'stale') return false;
-    await fs.unlink(lock).catch(() => undefined);
-    return true;
-  } finally {
-    await release(guard);
-  }
-}
-
 /**
  * Runs `work` holding the lock on the config directory. A lock whose owner is gone, or that has
  * no readable pid and is old enough, is taken over; anything at the lock's path that is not a
@@ -110,11 +60,11 @@ export async function withConfigLock<T>(dir: string, work: () => Promise<T>, dep
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const lock = join(dir, LOCK_FILE);
   for (let waited = 0; ; ) {
-    if (await tryCreate(lock)) break;
+    if (await createLockFile(lock, String(process.pid))) break;
     const found = await inspect(lock, deps);
     if (found.state === 'gone') continue;
     // Whoever then wins the race to create the lock goes first; the rest wait as usual.
-    if (found.state === 'stale' && (await takeOver(lock, deps))) continue;
+    if (found.state === 'stale' && (await breakStaleLock(lock, async (path) => (await inspect(path, deps)).state === 'stale'))) continue;
     if (waited >= LOCK_MAX_WAIT_MS) {
       throw new UserError(`another process (pid ${found.state === 'held' ? found.owner : 'gone'}) has held ${lock} for over a minute: if nothing else is logging in, delete that file`);
     }
@@ -124,6 +74,6 @@ export async function withConfigLock<T>(dir: string, work: () => Promise<T>, dep
   try {
     return await work();
   } finally {
-    await release(lock);
+    await releaseLockFile(lock, String(process.pid));
   }
 }

@@ -1,0 +1,65 @@
+import { constants, promises as fs } from 'node:fs';
+import { readRegularFile } from './private-files.ts';
+
+/**
+ * The pieces of an O_EXCL lock file that every regauth lock shares (node has no flock). Breaking
+ * a stale lock is the hard part: two waiters that both judged the same lock stale must not both
+ * delete "the" lock, or the second deletes the first one's fresh lock and both run. So a lock is
+ * broken only while holding a second O_EXCL file (the takeover guard), after judging it stale
+ * again under that guard.
+ */
+
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Creates `path` (O_EXCL, never through a link, 0600) holding `content`; false when something is already there. */
+export async function createLockFile(path: string, content: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/** Deletes `path` if it still holds `content` (never someone else's lock). */
+export async function releaseLockFile(path: string, content: string): Promise<void> {
+  const read = await readRegularFile(path);
+  if (read.kind === 'text' && read.text === content) await fs.unlink(path).catch(() => undefined);
+}
+
+/**
+ * Breaks `lock` under its takeover guard when `isStale(lock)` still holds there. `isStale` is
+ * asked of the guard too: a waiter killed while holding the guard leaves it behind, and a stale
+ * guard is removed so the next waiter can try. False when another waiter holds the guard or the
+ * lock came alive.
+ */
+export async function breakStaleLock(lock: string, isStale: (path: string) => Promise<boolean>): Promise<boolean> {
+  const guard = `${lock}.takeover`;
+  const mine = `${process.pid}`;
+  if (!(await createLockFile(guard, mine))) {
+    if (await isStale(guard)) await fs.unlink(guard).catch(() => undefined);
+    return false;
+  }
+  try {
+    if (!(await isStale(lock))) return false;
+    await fs.unlink(lock).catch(() => undefined);
+    return true;
+  } finally {
+    await releaseLockFile(guard, mine);
+  }
+}
