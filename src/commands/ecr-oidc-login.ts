@@ -5,12 +5,10 @@ import { rememberSecretFiles } from '../docker/login.ts';
 import { dockerLoginEcr, fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
 import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
-import { bundleSource } from '../refresh/bundle-source.ts';
-import { exportRefreshingAwsProfile, serveThroughHelper } from '../refresh/setup.ts';
+import { announceServed, dockerEnvWithHelper, exportRefreshingAwsProfile, planRefresh, refreshAudience, serveThroughHelper } from '../refresh/setup.ts';
 import { recordExports } from '../refresh/state.ts';
 import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
-import { dirname } from 'node:path';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
 import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
@@ -57,13 +55,11 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   reporter.redactor.add(assumed.token);
   reporter.line(`regauth: assumed ${assumed.assumedRoleArn || inputs.roleArn} as session ${inputs.roleSessionName}, credentials valid until ${isoSeconds(credentials.expiration)}`);
 
-  const audience = inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '';
-  const source = inputs.refresh ? bundleSource() : undefined;
-  if (inputs.refresh && (!source || !audience)) {
-    reporter.line(`regauth: refresh is on but ${source ? 'the job token names no audience to mint again' : 'this run has no packed bundle to refresh with'}; logging in with fixed passwords instead`);
-  }
-  if (source && audience) {
-    await serveRefreshing(inputs, credentials, audience, source, env, reporter, retry);
+  const audience = refreshAudience(inputs.audience, claims, env);
+  const plan = planRefresh(inputs.refresh, audience);
+  if ('fallback' in plan && plan.fallback) reporter.line(`regauth: ${plan.fallback}`);
+  if ('bundle' in plan) {
+    await serveRefreshing(inputs, credentials, audience, plan.bundle, env, reporter, retry);
     return 0;
   }
 
@@ -120,16 +116,8 @@ async function serveRefreshing(
   });
   // docker login as with refresh: false, so the registry judges the password now and a refusal
   // fails this step rather than a later pull; docker hands it to the helper, which already has it.
-  const dockerEnv = served.installed.route === 'bash-env' ? { ...env, PATH: `${dirname(served.helperPath)}:${env.PATH ?? ''}` } : env;
-  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnv }, reporter, retry });
-  for (const [index, host] of hosts.entries()) {
-    const until = logins[index]?.expiresAt ? `token valid until ${isoSeconds(logins[index].expiresAt)}, ` : '';
-    reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
-  }
-  reporter.line(`regauth: credential helper: ${served.installed.note}`);
-  if (!(await isOnPath('circleci', env.PATH))) {
-    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${isoSeconds(credentials.expiration)}`);
-  }
+  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served) }, reporter, retry });
+  await announceServed(reporter, env, served, hosts.map((host, index) => ({ host, expiresAt: logins[index]?.expiresAt })), credentials.expiration);
   if (inputs.exportCredentials) {
     const profile = await exportRefreshingAwsProfile(env, served, inputs.region, PROFILE_NAME);
     reporter.line(`regauth: exported AWS profile ${PROFILE_NAME} (${profile.configFile}): its credential_process is docker-credential-regauth, which renews the keys as they near expiry; later steps get AWS_PROFILE and AWS_CONFIG_FILE through $BASH_ENV, never a key`);

@@ -1,6 +1,8 @@
 import {
+  externalAccountFilePath,
   GoogleCallError,
   isSubjectTooLong,
+  jobTokenFilePath,
   jobTokenFileSource,
   mintGoogleAccessToken,
   privateDirectory,
@@ -15,7 +17,11 @@ import { UserError } from '../core/errors.ts';
 import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
-import { loginWithRetry, rememberSecretFile } from '../docker/login.ts';
+import { loginWithRetry, rememberSecretFiles } from '../docker/login.ts';
+import { refreshGcp, gcpSettings } from '../refresh/gcp.ts';
+import { helperMain as runHelper } from '../refresh/helper.ts';
+import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, serveThroughHelper, type Served } from '../refresh/setup.ts';
+import { recordExports } from '../refresh/state.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
 import { decodeTokenClaims, describeClaimsForGoogle, diagnosePermissionDenied, diagnoseTokenExchange, obtainOidcToken, type GoogleTarget, type TokenClaims } from '../job-token/index.ts';
@@ -24,19 +30,23 @@ import { decodeTokenClaims, describeClaimsForGoogle, diagnosePermissionDenied, d
 const USERNAME = 'oauth2accesstoken';
 
 /**
- * How the credentials stay valid. The one place that decides it: the refreshing docker credential
- * helper plugs in here. Until it does, `refresh: true` logs in exactly as `refresh: false` does
- * (a static login, and a file-sourced export).
+ * How the credentials stay valid, decided in this one place: served by docker-credential-regauth
+ * (refresh on, with a bundle and an audience to mint again), or a fixed password as in version 1.
  */
-function credentialStrategy(_inputs: GcpOidcInputs): 'static' {
-  return 'static';
+type Strategy = { kind: 'refresh'; bundle: string; audience: string } | { kind: 'static' };
+
+function credentialStrategy(inputs: GcpOidcInputs, claims: TokenClaims, env: Env, reporter: Reporter): Strategy {
+  const audience = refreshAudience(inputs.audience, claims, env);
+  const plan = planRefresh(inputs.refresh, audience);
+  if ('bundle' in plan) return { kind: 'refresh', bundle: plan.bundle, audience };
+  if (plan.fallback) reporter.line(`regauth: ${plan.fallback}`);
+  return { kind: 'static' };
 }
 
 /** regauth/gcp-oidc-login: OIDC token → Google STS → (IAM Credentials) → docker login to each registry. */
 export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {
   const inputs = parseGcpOidcInputs(env);
   for (const host of inputs.otherHosts) reporter.line(`regauth: note: ${host} is not an Artifact Registry or gcr.io host; logging in to it as ${USERNAME} anyway (a private endpoint?)`);
-  const strategy = credentialStrategy(inputs);
 
   const first = await obtainOidcToken({ env, run: runProcess, retryDeps: retry, ...(inputs.audience ? { audience: inputs.audience } : {}) });
   reporter.redactor.add(first.token);
@@ -56,6 +66,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
     onSecret: (secret) => reporter.redactor.add(secret),
     onRetry: (operation, attempt, verdict, delay) => reporter.line(`regauth: ${operation} failed (attempt ${attempt}: ${verdict.reason}); retrying in ${seconds(delay)}`),
   };
+  const issuedAtMs = Date.now();
   const { token: jobToken, minted } = await mintWithFallback(settings, first.token, first.source, claims, inputs, env, deps, reporter);
   reporter.line(
     minted.kind === 'impersonated'
@@ -63,30 +74,83 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
       : `regauth: federated token from ${inputs.provider.name} (no service_account: used directly); valid until ${isoSeconds(minted.expiresAt)}`,
   );
 
+  const strategy = credentialStrategy(inputs, claims, env, reporter);
+  const served = strategy.kind === 'refresh' ? await serveRefreshing(inputs, strategy, minted, issuedAtMs, env) : undefined;
+  const dockerEnv = served ? dockerEnvWithHelper(env, served) : env;
   for (const target of inputs.registries) {
-    const { attempts, helperNote } = await loginWithRetry({ run: runProcess, env }, target, USERNAME, minted.accessToken, {
+    const { attempts, helperNote } = await loginWithRetry({ run: runProcess, env: dockerEnv }, target, USERNAME, minted.accessToken, {
       deps: retry,
       onRetry: (attempt, reason, delay) => reporter.line(`regauth: docker login to ${target.host} failed (attempt ${attempt}: ${reason}); retrying in ${seconds(delay)}`),
     });
     if (helperNote) reporter.line(`regauth: ${helperNote}`);
     reporter.line(`regauth: logged in to ${target.host} as ${USERNAME} (token valid until ${isoSeconds(minted.expiresAt)})${attempts > 1 ? ` after ${attempts} attempts` : ''}`);
   }
+  if (served) {
+    await announceServed(reporter, env, served, inputs.registries.map(({ host }) => ({ host, expiresAt: minted.expiresAt })), minted.expiresAt);
+    // A refresh mints through `circleci run oidc get`, not CIRCLE_OIDC_TOKEN: the v1 fallback cannot repeat.
+    if (jobToken !== first.token) reporter.line(REFRESH_MAPPING_WARNING);
+  }
 
   if (inputs.exportCredentials) {
-    const directory = await privateDirectory(env);
-    const { source, file } = strategy === 'static' ? await jobTokenFileSource(directory, jobToken) : await unreachable(strategy);
-    await rememberSecretFile(env, file);
-    const exported = await writeExternalAccountFile(env, directory, settings, source);
-    for (const written of exported.files) await rememberSecretFile(env, written);
-    reporter.line(
-      `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; it reads the job token from ${file}, valid until the token expires); later steps get GOOGLE_APPLICATION_CREDENTIALS and CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE through $BASH_ENV`,
-    );
+    if (served) await exportRefreshing(env, settings, served, reporter);
+    else await exportStatic(env, settings, jobToken, reporter);
   }
   return 0;
 };
 
-function unreachable(strategy: never): Promise<{ source: CredentialSource; file: string }> {
-  throw new Error(`no credential source for strategy ${String(strategy)}`);
+export const REFRESH_MAPPING_WARNING =
+  "regauth: warning: Google took only CIRCLE_OIDC_TOKEN, but a refresh mints its token with `circleci run oidc get`, whose sub may map to a google.subject over 127 bytes as this provider is configured, so refreshes may fail once this token expires; map google.subject from assertion['oidc.circleci.com/project-id'] (narrowed by the attribute condition) to make them work";
+
+/** refresh on: the registries are served by docker-credential-regauth, which mints again near expiry. */
+async function serveRefreshing(inputs: GcpOidcInputs, strategy: { bundle: string; audience: string }, minted: GoogleAccessToken, issuedAtMs: number, env: Env): Promise<Served> {
+  const hosts = inputs.registries.map((target) => target.host);
+  return serveThroughHelper({
+    env,
+    run: runProcess,
+    recipe: {
+      kind: 'gcp',
+      audience: strategy.audience,
+      hosts,
+      provider: inputs.provider.name,
+      serviceAccount: inputs.serviceAccount,
+      tokenLifetimeSeconds: inputs.tokenLifetimeSeconds,
+      settings: gcpSettings(env),
+    },
+    registries: hosts.map((host) => ({ host, username: USERNAME, secret: minted.accessToken, expiresAt: minted.expiresAt })),
+    bundleSource: strategy.bundle,
+    issuedAtMs,
+  });
+}
+
+const EXPORTED = ['GOOGLE_APPLICATION_CREDENTIALS', 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE'];
+const EXECUTABLE_TIMEOUT_MS = 30_000;
+
+/** refresh on: the credential file's source is the helper, which mints a fresh job token when asked. */
+async function exportRefreshing(env: Env, settings: GoogleMintSettings, served: Served, reporter: Reporter): Promise<void> {
+  // Google's libraries split the command on spaces: a path with one cannot be named there.
+  if (/\s/.test(served.helperPath)) throw new UserError(`export_credentials with refresh needs the credential helper at a path without spaces, but it is ${served.helperPath}; set refresh: false or use a HOME without spaces`);
+  const directory = await privateDirectory(env);
+  const credentialFile = externalAccountFilePath(directory);
+  // On record before the file exists: a step killed while writing leaves nothing logout cannot see.
+  await rememberSecretFiles(env, [credentialFile]);
+  const source: CredentialSource = { executable: { command: `${served.helperPath} google-executable ${served.group}`, timeout_millis: EXECUTABLE_TIMEOUT_MS } };
+  const exported = await writeExternalAccountFile(env, directory, settings, source);
+  await recordExports(env, [...EXPORTED, 'GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES']);
+  reporter.line(
+    `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; its executable source is docker-credential-regauth, which mints a fresh job token whenever Google's libraries ask); later steps get GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE and GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 through $BASH_ENV`,
+  );
+}
+
+/** refresh off: as version 1, the job token in a 0600 file the credential file reads (valid while it is). */
+async function exportStatic(env: Env, settings: GoogleMintSettings, jobToken: string, reporter: Reporter): Promise<void> {
+  const directory = await privateDirectory(env);
+  await rememberSecretFiles(env, [jobTokenFilePath(directory), externalAccountFilePath(directory)]);
+  const { source, file } = await jobTokenFileSource(directory, jobToken);
+  const exported = await writeExternalAccountFile(env, directory, settings, source);
+  await recordExports(env, EXPORTED);
+  reporter.line(
+    `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; it reads the job token from ${file}, valid until the token expires); later steps get GOOGLE_APPLICATION_CREDENTIALS and CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE through $BASH_ENV`,
+  );
 }
 
 /**
@@ -140,3 +204,6 @@ function diagnosed(error: unknown, claims: TokenClaims, inputs: GcpOidcInputs, r
   for (const line of lines) reporter.line(`regauth: ${line}`);
   return new UserError(`${error.message}; ${lines[lines.length - 1] ?? ''}`);
 }
+
+/** Entry for `node <bundle> --regauth-helper …` (the refresh half of docker-credential-regauth). */
+export const helperMain = (args: readonly string[]): Promise<number> => runHelper(args, { gcp: refreshGcp });

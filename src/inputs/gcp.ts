@@ -18,7 +18,8 @@ export interface GcpOidcInputs {
   endpoints: GoogleEndpoints;
 }
 
-const ENDPOINT_VARIABLES = { sts: 'CLOUDSDK_API_ENDPOINT_OVERRIDES_STS', iamCredentials: 'CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS' } as const;
+/** gcloud's endpoint overrides, which regauth follows (and a refresh carries from the login). */
+export const ENDPOINT_VARIABLES = { sts: 'CLOUDSDK_API_ENDPOINT_OVERRIDES_STS', iamCredentials: 'CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS' } as const;
 
 /** Every gcp-oidc-login parameter, checked once, before any request. */
 export function parseGcpOidcInputs(env: Env): GcpOidcInputs {
@@ -50,10 +51,10 @@ export function parseGcpOidcInputs(env: Env): GcpOidcInputs {
   const tokenLifetimeSeconds = integerParameter(env, 'token_lifetime', { min: 600, max: 43200, fallback: 3600 });
   const refresh = (env[envKey('refresh')] ?? '').trim() === '' ? true : booleanParameter(env, 'refresh');
   const exportCredentials = booleanParameter(env, 'export_credentials');
-  return { provider, serviceAccount, registries, otherHosts, audience, tokenLifetimeSeconds, refresh, exportCredentials, endpoints: parseEndpoints(env) };
+  return { provider, serviceAccount, registries, otherHosts, audience, tokenLifetimeSeconds, refresh, exportCredentials, endpoints: parseGoogleEndpoints(env) };
 }
 
-function parseEndpoints(env: Env): GoogleEndpoints {
+export function parseGoogleEndpoints(env: Env): GoogleEndpoints {
   const endpoints = { ...DEFAULT_GOOGLE_ENDPOINTS };
   for (const [key, variable] of Object.entries(ENDPOINT_VARIABLES) as [keyof GoogleEndpoints, string][]) {
     const value = (env[variable] ?? '').trim();

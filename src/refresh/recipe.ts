@@ -24,9 +24,29 @@ export interface AwsEcrRecipe {
   settings?: Record<string, string>;
 }
 
-/** Every kind regauth can refresh. Google adds `GcpRecipe` here. */
-export type Recipe = AwsEcrRecipe;
+export interface GcpRecipe {
+  kind: 'gcp';
+  group: string;
+  /** aud of the job token to mint: the login's audience, or the org id its token carried. */
+  audience: string;
+  hosts: string[];
+  /** `projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>`. */
+  provider: string;
+  /** '': the federated token itself is the registry password. */
+  serviceAccount: string;
+  tokenLifetimeSeconds: number;
+  /**
+   * The CLOUDSDK_API_ENDPOINT_OVERRIDES_* values the login ran with, so that a refresh in a step
+   * without them reaches the same endpoints.
+   */
+  settings?: Record<string, string>;
+}
+
+/** Every kind regauth can refresh. */
+export type Recipe = AwsEcrRecipe | GcpRecipe;
 export type RecipeKind = Recipe['kind'];
+/** A recipe as a login builds it, before its group id is derived. */
+export type UngroupedRecipe = Omit<AwsEcrRecipe, 'group'> | Omit<GcpRecipe, 'group'>;
 
 export const GROUP = /^[a-z][a-z0-9]*(-[a-z0-9]+)+$/;
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;

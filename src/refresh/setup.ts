@@ -9,15 +9,19 @@ import { ensurePrivateDir, helperDir, layout, writeAtomic } from './files.ts';
 import { HELPER_NAME, helperScript } from './helper-script.ts';
 import { installHelper, shellQuote, type Installed } from './install.ts';
 import { refreshAtSeconds } from './margin.ts';
-import type { Recipe } from './recipe.ts';
+import type { Recipe, UngroupedRecipe } from './recipe.ts';
 import { readHelperState, writeHelperState } from './state.ts';
+import { bundleSource } from './bundle-source.ts';
+import { audiences, type TokenClaims } from '../job-token/index.ts';
+import { isoSeconds, type Reporter } from '../core/output.ts';
+import { isOnPath } from '../core/path-lookup.ts';
 
 /** What a login hands over so that the helper serves its registries from now on. */
 export interface ServeInput {
   env: Env;
   run: RunProcess;
   /** The recipe without its group id (derived here). */
-  recipe: Omit<Recipe, 'group'>;
+  recipe: UngroupedRecipe;
   registries: { host: string; username: string; secret: string; expiresAt: Date }[];
   awsCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date };
   /** The command's own bundle (JS), which answers `--regauth-helper …`; run by node on refresh. */
@@ -32,7 +36,7 @@ export interface Served {
 }
 
 /** Same recipe, same group: logging in twice replaces the group rather than adding one. */
-export function groupId(recipe: Omit<Recipe, 'group'>): string {
+export function groupId(recipe: UngroupedRecipe): string {
   const key: Record<string, unknown> = { ...recipe };
   delete key.hosts;
   return `${recipe.kind}-${createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 12)}`;
@@ -111,4 +115,38 @@ export async function exportRefreshingAwsProfile(env: Env, served: Served, regio
   state.exported = [...new Set([...state.exported, 'AWS_CONFIG_FILE', 'AWS_PROFILE'])];
   await writeHelperState(env, state);
   return { configFile, exported: ['AWS_CONFIG_FILE', 'AWS_PROFILE'] };
+}
+
+/**
+ * Whether a login can hand its registries to the helper: `refresh` on, a packed bundle to refresh
+ * with, and an audience to mint the job token with later. `fallback` is the line to print when
+ * refresh was asked for but cannot be had (the login then uses fixed passwords, as version 1).
+ */
+export function planRefresh(refresh: boolean, audience: string): { bundle: string } | { fallback?: string } {
+  if (!refresh) return {};
+  const bundle = bundleSource();
+  if (bundle && audience) return { bundle };
+  return { fallback: `refresh is on but ${bundle ? 'the job token names no audience to mint again' : 'this run has no packed bundle to refresh with'}; logging in with fixed passwords instead` };
+}
+
+/** The aud a refresh mints its job token with: the login's, else the token's own, else the org id. */
+export function refreshAudience(given: string, claims: TokenClaims, env: Env): string {
+  return given || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '';
+}
+
+/** docker's environment for the login right after serving: it must find the helper just installed. */
+export function dockerEnvWithHelper(env: Env, served: Served): Env {
+  return served.installed.route === 'bash-env' ? { ...env, PATH: `${dirname(served.helperPath)}:${env.PATH ?? ''}` } : env;
+}
+
+/** The lines every refreshing login prints once its registries are served. */
+export async function announceServed(reporter: Reporter, env: Env, served: Served, hosts: readonly { host: string; expiresAt?: Date | undefined }[], lastsUntil: Date): Promise<void> {
+  for (const { host, expiresAt } of hosts) {
+    const until = expiresAt ? `token valid until ${isoSeconds(expiresAt)}, ` : '';
+    reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
+  }
+  reporter.line(`regauth: credential helper: ${served.installed.note}`);
+  if (!(await isOnPath('circleci', env.PATH))) {
+    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${isoSeconds(lastsUntil)}`);
+  }
 }

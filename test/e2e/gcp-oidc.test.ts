@@ -115,7 +115,7 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
       const before = await runUserStep(context, 'docker pull -q "$IMAGE"', { IMAGE: image.ref });
       expect(before.exitCode).not.toBe(0);
 
-      const result = await login(context);
+      const result = await login(context, { refresh: false });
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stderr).toBe('');
       expect(requests()).toEqual([1, 1]);
@@ -206,7 +206,7 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
     ] as const)('%s %s is retried and the login succeeds', async (service, kind, counts) => {
       google.failNext(service, counts[service === 'sts' ? 0 : 1] - 1, kind);
       const context = await job();
-      const result = await login(context);
+      const result = await login(context, { refresh: false });
       expect(result.exitCode, result.stderr).toBe(0);
       expect(requests()).toEqual(counts);
       expect(result.stdout).toMatch(new RegExp(`regauth: ${service === 'sts' ? 'sts\\.googleapis\\.com token exchange' : 'iamcredentials generateAccessToken'} failed \\(attempt 1: .*\\); retrying in \\d+\\.\\d s`));
@@ -291,7 +291,7 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
       google.setProvider({ attributeMapping: { 'google.subject': 'assertion.sub', 'attribute.project': "assertion['oidc.circleci.com/project-id']" } });
       try {
         const context = await job();
-        const result = await login(context);
+        const result = await login(context, { refresh: false });
         expect(result.exitCode, result.stderr).toBe(0);
         expect(requests()).toEqual([2, 1]);
         expect(google.log.filter((e) => e.service === 'sts').map((e) => [e.status, e.errorCode])).toEqual([
@@ -407,7 +407,7 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
 
   it('regauth/logout undoes the login: both registries gone from the docker config, pulls refused again', async () => {
     const context = await job({}, engine.dockerHost);
-    expect((await login(context)).exitCode).toBe(0);
+    expect((await login(context, { refresh: false })).exitCode).toBe(0);
     expect(Object.keys(dockerAuths(context))).toHaveLength(2);
     const out = await runOrbCommand(orb, 'logout', {}, context);
     expect(out.exitCode, out.stderr).toBe(0);

@@ -8,7 +8,7 @@ import { startEngine, type Engine } from '../support/engine.ts';
 import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { loadOrb, newJob, runOrbCommand, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
 
 /**
@@ -81,29 +81,13 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     ecr: aws.count('ecr', 'GetAuthorizationToken'),
   });
 
-  /** A step in /bin/sh with no $BASH_ENV, as a `shell: /bin/sh` step or a tool started outside bash. */
-  function shStep(context: JobContext, command: string, extra: Record<string, string> = {}, drop: readonly string[] = []): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const env: Record<string, string> = { ...context.env, ...extra };
-    for (const name of ['BASH_ENV', ...drop]) delete env[name];
-    return new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', command], { env, cwd: context.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ exitCode: code ?? 1, stdout, stderr }));
-    });
-  }
+  const shStep = runShStep;
 
   const cacheFile = (context: JobContext, host: string) => join(context.cwd, '.regauth', 'helper', 'cache', host);
   const expiryOf = (context: JobContext, host: string) => Number(readFileSync(cacheFile(context, host), 'utf8').split('\n')[2]);
   const refreshAtOf = (context: JobContext, host: string) => Number(readFileSync(cacheFile(context, host), 'utf8').split('\n')[0]);
 
-  /** Polls the clock (no fixed sleep): resolves once `epochSeconds` has passed. */
-  async function until(epochSeconds: number): Promise<void> {
-    while (Date.now() / 1000 <= epochSeconds) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const until = untilEpoch;
 
   function config(context: JobContext): { auths?: Record<string, unknown>; credHelpers?: Record<string, string> } {
     return JSON.parse(readFileSync(join(context.env.DOCKER_CONFIG ?? '', 'config.json'), 'utf8')) as { auths?: Record<string, unknown>; credHelpers?: Record<string, string> };

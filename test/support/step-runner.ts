@@ -203,6 +203,29 @@ export function runUserStep(job: JobContext, command: string, extraEnv: Record<s
 }
 
 /**
+ * A step in /bin/sh with no $BASH_ENV, as a `shell: /bin/sh` step or a tool started outside bash;
+ * `drop` removes more of the job's variables (a step that lacks the login's settings).
+ */
+export function runShStep(job: JobContext, command: string, extra: Record<string, string> = {}, drop: readonly string[] = []): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const env: Record<string, string> = { ...job.env, ...extra };
+  for (const name of ['BASH_ENV', ...drop]) delete env[name];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { env, cwd: job.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ exitCode: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Polls the clock (no fixed sleep): resolves once `epochSeconds` has passed. */
+export async function untilEpoch(epochSeconds: number): Promise<void> {
+  while (Date.now() / 1000 <= epochSeconds) await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+}
+
+/**
  * A run step's no_output_timeout (`90s`, `20m`, `1.5h`) in ms, enforced as CircleCI does. A value
  * that is no duration sets no limit here, so the step's own validation is what the tests see.
  */

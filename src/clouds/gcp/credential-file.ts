@@ -67,7 +67,7 @@ export async function writePrivateFile(file: string, text: string): Promise<void
  * GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 for an executable source).
  */
 export async function writeExternalAccountFile(env: Env, directory: string, settings: GoogleMintSettings, source: CredentialSource): Promise<ExportedCredentialFile> {
-  const credentialFile = join(directory, 'credentials.json');
+  const credentialFile = externalAccountFilePath(directory);
   await writePrivateFile(credentialFile, `${JSON.stringify(externalAccountConfig(settings, source), null, 2)}\n`);
   const bashEnvLines = [`export GOOGLE_APPLICATION_CREDENTIALS=${shellQuote(credentialFile)}`, `export CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE=${shellQuote(credentialFile)}`];
   if ('executable' in source) bashEnvLines.push('export GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1');
@@ -75,9 +75,19 @@ export async function writeExternalAccountFile(env: Env, directory: string, sett
   return { directory, credentialFile, files: [credentialFile], bashEnvLines };
 }
 
+/** Where writeExternalAccountFile puts the file (known before, so it can be on record first). */
+export function externalAccountFilePath(directory: string): string {
+  return join(directory, 'credentials.json');
+}
+
+/** Where jobTokenFileSource puts the job token. */
+export function jobTokenFilePath(directory: string): string {
+  return join(directory, 'oidc-token');
+}
+
 /** The static source: the job token in a 0600 file beside the credential file. */
 export async function jobTokenFileSource(directory: string, jobToken: string): Promise<{ source: CredentialSource; file: string }> {
-  const file = join(directory, 'oidc-token');
+  const file = jobTokenFilePath(directory);
   await writePrivateFile(file, jobToken);
   return { source: { file, format: { type: 'text' } }, file };
 }
