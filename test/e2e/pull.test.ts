@@ -363,7 +363,7 @@ describe.runIf(enabled)('regauth/pull through the packed orb, a real engine and 
       expect(result.stdout).toContain(
         `↷ docker.io/cimg/redis:7.2: the mirror could not serve ${proxy.host}/mirror/cimg/redis:7.2 (the image or tag does not exist (manifest unknown)); pulling from Docker Hub`,
       );
-      expect(result.stdout).toMatch(/^✘ docker\.io\/cimg\/redis:7\.2 the registry host name does not resolve \(no such host\), after \d+\.\d s, 2 attempts \(docker: \".*registry-1\.docker\.io.*\"\)$/m);
+      expect(result.stdout).toMatch(/^✘ docker\.io\/cimg\/redis:7\.2 the registry host name does not resolve \(no such host\), after \d+\.\d s, 2 attempts \(docker: ".*registry-1\.docker\.io.*"\)$/m);
       expect(result.stderr.trim()).toBe(
         'regauth: pull: could not pull 1 of 2 images: docker.io/cimg/redis:7.2 (the mirror lacked it (manifest unknown), then Docker Hub: the registry host name does not resolve (no such host), after 2 attempts)',
       );
