@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startLocalAws, type LocalAws } from '../test/support/aws/index.ts';
 import { startLocalGoogle } from '../test/support/gcp/index.ts';
 import { startEngine } from '../test/support/engine.ts';
+import { fakeCircleci } from '../test/support/fake-circleci.ts';
 import { seedImage } from '../test/support/images.ts';
 import { startRegistry } from '../test/support/registry.ts';
 import { loadOrb, newJob, runOrbCommand, runUserStep, type ParameterValue } from '../test/support/step-runner.ts';
@@ -78,6 +79,9 @@ async function main(): Promise<number> {
       ROBOT_TOKEN: 'demo-robot-token',
     });
     job.env.DOCKER_CONFIG = join(job.cwd, 'docker-config');
+    // A stand-in for the circleci CLI (the real one mints only inside a CircleCI job): it mints job
+    // tokens from the local issuer, so the credential helper could refresh later in the job.
+    job.env.PATH = `${fakeCircleci(aws.mintUrl).dir}:${job.env.PATH ?? ''}`;
     const orb = loadOrb();
     const step = async (name: string, params: Record<string, ParameterValue>): Promise<boolean> => {
       section(`regauth/${name} ${JSON.stringify(params)}`);
