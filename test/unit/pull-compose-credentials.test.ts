@@ -11,7 +11,7 @@ import { budgetWarning } from '../../src/pull/ratelimit.ts';
 import { PullStalled, stallDeadlineMs } from '../../src/pull/stall.ts';
 import { classifyPullError } from '../../src/pull/classify.ts';
 import { readPullInputs, parseNoOutputTimeout } from '../../src/inputs/pull.ts';
-import type { ProgressClock } from '../../src/pull/progress-board.ts';
+import { fakeClock } from '../support/fake-clock.ts';
 
 const file = { isFile: () => true };
 
@@ -127,29 +127,7 @@ describe('registered credentials', () => {
 });
 
 describe('the stall deadline', () => {
-  function clock(): ProgressClock & { advance(ms: number): void } {
-    let now = 0;
-    const timers = new Set<{ ms: number; next: number; tick: () => void }>();
-    return {
-      now: () => now,
-      every(ms, tick) {
-        const timer = { ms, next: now + ms, tick };
-        timers.add(timer);
-        return () => timers.delete(timer);
-      },
-      advance(ms) {
-        const end = now + ms;
-        for (;;) {
-          const due = [...timers].filter((t) => t.next <= end).sort((a, b) => a.next - b.next)[0];
-          if (due === undefined) break;
-          now = due.next;
-          due.next += due.ms;
-          due.tick();
-        }
-        now = end;
-      },
-    };
-  }
+  const clock = fakeClock;
 
   it('ends a docker pull that stays silent, through the process wrapper, and counts it transient', async () => {
     const time = clock();

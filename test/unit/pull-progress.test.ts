@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PROGRESS_TIMING, ProgressBoard, progressTimingFor, type ProgressClock } from '../../src/pull/progress-board.ts';
+import { PROGRESS_TIMING, ProgressBoard, progressTimingFor } from '../../src/pull/progress-board.ts';
 import { describeSnapshot, formatBytes, PullProgressParser, terminalText } from '../../src/pull/progress.ts';
+import { fakeClock } from '../support/fake-clock.ts';
 
 /** What docker 28 wrote on a terminal for an 8 MB image (captured from a real pull), in its chunks. */
 const TERMINAL_CHUNKS = [
@@ -56,34 +57,6 @@ describe('PullProgressParser', () => {
     expect([999, 1000, 45_200_000, 3_400_000_000].map(formatBytes)).toEqual(['999 B', '1.00 kB', '45.2 MB', '3.40 GB']);
   });
 });
-
-/** A clock the test moves; `every` ticks are run by `advance`. */
-function fakeClock(): ProgressClock & { advance(ms: number): void; timers: number } {
-  let now = 0;
-  const timers = new Set<{ ms: number; next: number; tick: () => void }>();
-  return {
-    now: () => now,
-    every(ms, tick) {
-      const timer = { ms, next: now + ms, tick };
-      timers.add(timer);
-      return () => timers.delete(timer);
-    },
-    advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        const due = [...timers].filter((t) => t.next <= end).sort((a, b) => a.next - b.next)[0];
-        if (due === undefined) break;
-        now = due.next;
-        due.next += due.ms;
-        due.tick();
-      }
-      now = end;
-    },
-    get timers() {
-      return timers.size;
-    },
-  };
-}
 
 describe('ProgressBoard', () => {
   const snapshot = (layersDone: number, bytesDone?: number) => ({ layersTotal: 3, layersDone, bytesDone, bytesTotal: bytesDone === undefined ? undefined : 30e6, upToDate: false, digest: undefined });
