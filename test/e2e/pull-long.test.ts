@@ -1,6 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NO_COMPOSE_LINE } from '../../src/pull/compose.ts';
 import { goQuoted } from '../../src/pull/credentials.ts';
+import { createArgvShims, type ArgvShims } from '../support/canary.ts';
 import { installComposeStandIn } from '../support/compose.ts';
 import { removeAllImages, startEngine, type Engine } from '../support/engine.ts';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.ts';
@@ -66,8 +66,8 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
   let context: JobContext;
   const seeded = new Map<string, SeededImage>();
   const stops: Array<() => Promise<void>> = [];
-  let shimDir = '';
-  let shimLog = '';
+  /** Records every docker call of the step (test/support/canary.ts), to count the pulls. */
+  let shims: ArgvShims;
 
   const via = (name: string, host = proxy.host): string => `${host}/${name}:${seeded.get(name)?.tag ?? 'missing'}`;
 
@@ -76,7 +76,7 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
   async function pull(params: Record<string, ParameterValue>, env: Record<string, string> = {}, job: JobContext = context): Promise<Run> {
     const from = proxy.requests.length;
     const echoFrom = echoProxy.requests.length;
-    writeFileSync(shimLog, '');
+    shims.clear();
     const started = performance.now();
     const lines: TimedLine[] = [];
     let pending = '';
@@ -87,10 +87,13 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
       pending = parts.pop() ?? '';
       for (const text of parts) lines.push({ ms: performance.now() - started, text });
     };
-    const extraEnv = { PATH: `${shimDir}:${job.env.PATH ?? ''}` };
+    const extraEnv = { PATH: shims.pathWith(job.env.PATH ?? '') };
     const result = await runOrbCommand(orb, 'pull', params, { ...job, env: { ...job.env, ...env } }, { extraEnv, onOutput });
     const ms = performance.now() - started;
-    const pulls = (existsSync(shimLog) ? readFileSync(shimLog, 'utf8').trim().split('\n') : []).filter((line) => line.startsWith('pull '));
+    const pulls = shims
+      .invocations()
+      .filter((call) => call.tool === 'docker' && call.argv[0] === 'pull')
+      .map((call) => call.argv.join(' '));
     return { ...result, lines, ms, pulls, requests: proxy.requests.slice(from), echoRequests: echoProxy.requests.slice(echoFrom) };
   }
 
@@ -115,12 +118,8 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
       const login = await runOrbCommand(orb, 'login', { registry: host, username, password }, context);
       expect(login.exitCode, login.stderr).toBe(0);
     }
-    const realDocker = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim();
-    shimDir = join(context.cwd, 'shim');
-    shimLog = join(context.cwd, 'docker-argv.log');
-    mkdirSync(shimDir, { recursive: true });
-    writeFileSync(join(shimDir, 'docker'), `#!/bin/bash\nprintf '%s\\n' "$*" >> '${shimLog}'\nexec '${realDocker}' "$@"\n`);
-    chmodSync(join(shimDir, 'docker'), 0o755);
+    shims = createArgvShims();
+    stops.push(async () => shims.remove());
   });
 
   afterEach(async () => {
