@@ -1,6 +1,6 @@
 import { withoutExpandedValues } from '../inputs/common.ts';
 import { InputError, UserError } from './errors.ts';
-import { Reporter } from './output.ts';
+import { debugRequested, Reporter } from './output.ts';
 import { RetriesExhausted } from './retry.ts';
 
 /** What every command entry point is: environment in, exit code out, lines through the reporter. */
@@ -12,6 +12,7 @@ export type CommandMain = (env: NodeJS.ProcessEnv, reporter: Reporter) => Promis
  * values in it.
  */
 export async function runCommand(name: string, main: CommandMain, env: NodeJS.ProcessEnv = process.env, reporter = new Reporter()): Promise<number> {
+  reporter.verbose = debugRequested(env);
   try {
     return await main(env, reporter);
   } catch (error) {

@@ -138,7 +138,21 @@ export function safeRemoteText(text: string, redactor: Redactor, max = REMOTE_TE
   return `"${cut(folded, max).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
+/**
+ * The one switch for more detail, in every command: `REGAUTH_DEBUG=1` (or `true`) in the job's or
+ * step's environment. Without it a success prints one line per thing done; with it, the token's
+ * claims, each request and the route taken are shown too.
+ */
+export const DEBUG_SWITCH = 'REGAUTH_DEBUG';
+
+export function debugRequested(env: NodeJS.ProcessEnv): boolean {
+  return /^(1|true|yes|on)$/i.test((env[DEBUG_SWITCH] ?? '').trim());
+}
+
 export class Reporter {
+  /** Set from REGAUTH_DEBUG by the command runner; detail() prints only when it is on. */
+  verbose = false;
+
   constructor(
     readonly redactor: Redactor = new Redactor(),
     private readonly out: Sink = process.stdout,
@@ -154,6 +168,11 @@ export class Reporter {
 
   line(text: string): void {
     this.out.write(`${this.render(text)}\n`);
+  }
+
+  /** A line only for someone who asked for detail (REGAUTH_DEBUG=1). */
+  detail(text: string): void {
+    if (this.verbose) this.line(text);
   }
 
   /** The single closing line of a failed step. */

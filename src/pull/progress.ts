@@ -6,6 +6,8 @@
  * 12.3MB/40MB`) redrawn in place with cursor movements. Without a terminal it drops the byte
  * counts, so bytes are shown only when docker printed them.
  */
+import { formatBytes } from '../core/units.ts';
+
 export interface PullSnapshot {
   /** Layers docker has named so far; 0 until the manifest is read. */
   layersTotal: number;
@@ -117,20 +119,6 @@ export function terminalText(text: string): string {
       return drawn.slice(drawn.lastIndexOf('\r') + 1);
     })
     .join('\n');
-}
-
-/** `12.3 MB`, decimal units as docker prints them. Pure. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${Math.round(bytes)} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 'B';
-  for (const next of units) {
-    if (value < 1000) break;
-    value /= 1000;
-    unit = next;
-  }
-  return `${value.toFixed(value < 10 ? 2 : 1)} ${unit}`;
 }
 
 /** The part of a progress line after the image name. Pure. */

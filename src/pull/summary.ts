@@ -1,6 +1,6 @@
 import { remote } from '../core/output.ts';
 import type { PullCategory, PullVerdict } from './classify.ts';
-import { formatBytes } from './progress.ts';
+import { formatBytes } from '../core/units.ts';
 
 /** What became of one image. Pure data, printed by the functions below. */
 export type PullSource = 'registry' | 'mirror' | 'fallback' | 'present';

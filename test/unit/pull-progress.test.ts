@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PROGRESS_TIMING, ProgressBoard, progressTimingFor } from '../../src/pull/progress-board.ts';
-import { describeSnapshot, formatBytes, PullProgressParser, terminalText } from '../../src/pull/progress.ts';
+import { describeSnapshot, PullProgressParser, terminalText } from '../../src/pull/progress.ts';
+import { formatBytes } from '../../src/core/units.ts';
 import { fakeClock } from '../support/fake-clock.ts';
 
 /** What docker 28 wrote on a terminal for an 8 MB image (captured from a real pull), in its chunks. */
