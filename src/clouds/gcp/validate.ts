@@ -21,7 +21,7 @@ const BARE_ID = /^[A-Za-z0-9_.-]{1,63}$/;
 function bareIdProblem(value: string): string | undefined {
   if (!BARE_ID.test(value)) return undefined;
   const full = PROVIDER_FORM.replace('<provider>', ID.test(value) ? value : '<provider>');
-  return `${JSON.stringify(value)} is a provider ID alone (the form CircleCI's gcp_auth: takes under this key); regauth needs the full name ${full}`;
+  return `${JSON.stringify(value)} is a bare provider ID (the form CircleCI's gcp_auth: takes); give the full name ${full}`;
 }
 
 /** The resource name, or the `//iam.googleapis.com/projects/…` audience form of it. */
