@@ -11,10 +11,12 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { awsBundleOptions } from '../src/clouds/aws/bundle-options.ts';
-import { readOrbIdentity, withOrbIdentity } from './lib/orb-identity.ts';
 import { orbToYaml, packOrb } from './lib/pack.ts';
 import { encodePayload, sha256 } from './lib/payload.ts';
 import { bundledPackageDirs, describePackages, sbomJson, thirdPartyText, type BundledPackage } from './lib/sbom.ts';
+
+// The orb's namespace and URLs (package.json "orb") are stamped into the packed orb's display and examples.
+import { readOrbIdentity, withOrbIdentity } from './lib/orb-identity.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const orbDir = join(root, 'orb');
@@ -146,7 +148,7 @@ export async function buildRelease(): Promise<Release> {
     commands.push({ command, code, script: wrapInLauncher(command, code, version), readable: { code: readable.code, map: readable.map } });
   }
   const scripts = new Map(commands.map((c) => [`scripts/generated/${c.command}.sh`, c.script]));
-  const orb = withOrbIdentity(packOrb(orbDir, (path) => scripts.get(path) ?? readFileSync(join(orbDir, path), 'utf8')), readOrbIdentity(root));
+  const orb = packOrb(orbDir, (path) => scripts.get(path) ?? readFileSync(join(orbDir, path), 'utf8'));
   for (const [command, size] of runStepSizes(orb)) {
     if (size >= ARGUMENT_LIMIT) throw new Error(`a run step of ${command} is ${size} bytes; it must stay under ${ARGUMENT_LIMIT} (one argument on Linux)`);
   }
@@ -155,7 +157,7 @@ export async function buildRelease(): Promise<Release> {
   return {
     version,
     commands,
-    orbYaml: orbToYaml(orb),
+    orbYaml: orbToYaml(withOrbIdentity(orb, readOrbIdentity(root))),
     packages,
     sbom: sbomJson(packages, { name: manifest.name, version, license: manifest.license }),
     thirdParty: thirdPartyText(packages),
