@@ -2,7 +2,7 @@
  * The orb's identity in one place: package.json's `"orb": {"namespace", "sourceUrl", "homeUrl"}`
  * (the orb's name is package.json's `name`). The build stamps it into the packed orb (`display`,
  * each example's `orbs:` line); `npm run orb-identity` writes it into the sources that show it
- * (orb/@orb.yml, orb/examples/*.yml, README.md); `identityProblems` lists every place that
+ * (orb/@orb.yml, orb/examples/*.yml, README.md, CHANGELOG.md); `identityProblems` lists every place that
  * disagrees, for the test that keeps them in step.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -74,7 +74,7 @@ export function stampText(file: string, text: string, identity: OrbIdentity): st
 /** The files that show the orb's identity, relative to the repository. */
 export function identityFiles(root: string): string[] {
   const examples = readdirSync(join(root, 'orb', 'examples')).filter((file) => file.endsWith('.yml')).sort();
-  return ['orb/@orb.yml', ...examples.map((file) => `orb/examples/${file}`), 'README.md'];
+  return ['orb/@orb.yml', ...examples.map((file) => `orb/examples/${file}`), 'README.md', 'CHANGELOG.md'];
 }
 
 /** One line per file whose text differs from what the identity makes of it. */
