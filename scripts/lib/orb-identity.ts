@@ -2,8 +2,8 @@
  * The orb's identity in one place: package.json's `"orb": {"namespace", "sourceUrl", "homeUrl"}`
  * (the orb's name is package.json's `name`). The build stamps it into the packed orb (`display`,
  * each example's `orbs:` line); `npm run orb-identity` writes it into the sources that show it
- * (orb/@orb.yml, orb/examples/*.yml, README.md, CHANGELOG.md); `identityProblems` lists every place that
- * disagrees, for the test that keeps them in step.
+ * (orb/@orb.yml, orb/examples/*.yml, README.md, CHANGELOG.md); `identityProblems` lists every
+ * place that disagrees, for the test that keeps them in step.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
