@@ -318,7 +318,7 @@ export function checkOrbUsage(packedOrb: object, config: object, alias = 'regaut
 
 /**
  * Reviews a packed orb (the object `dist/orb.yml` parses to). Returns one line per problem,
- * each starting with its rule (RC001–RC012 after orb-tools' review, RG* regauth's own);
+ * each starting with its rule (RC* as orb-tools' review.bats numbers them, RG* regauth's own; RC009 and RC010's file names are checked by reviewOrbSource);
  * empty when the orb passes.
  */
 export function reviewOrb(packedOrb: object, options: ReviewOptions = {}): string[] {
