@@ -318,8 +318,8 @@ export function checkOrbUsage(packedOrb: object, config: object, alias = 'regaut
 
 /**
  * Reviews a packed orb (the object `dist/orb.yml` parses to). Returns one line per problem,
- * each starting with its rule (RC* as orb-tools' review.bats numbers them, RG* regauth's own; RC009 and RC010's file names are checked by reviewOrbSource);
- * empty when the orb passes.
+ * each starting with its rule (RC* as orb-tools' review.bats numbers them, RG* regauth's own);
+ * empty when the orb passes. RC009 and RC010's file names are reviewOrbSource's.
  */
 export function reviewOrb(packedOrb: object, options: ReviewOptions = {}): string[] {
   const orb = packedOrb as Obj;
