@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
 import { makeTempDir } from './tempdir.ts';
 
 /**
@@ -83,6 +84,9 @@ export function newJob(env: Record<string, string> = {}): JobContext {
     CIRCLE_PROJECT_ID: 'c2f3e9a1-5b6d-4e7f-8a9b-0c1d2e3f4a5b',
     CIRCLE_WORKING_DIRECTORY: dir,
     HOME: dir,
+    // The job's own stand-in for the machine's system places (src/core/places.ts): nothing a
+    // test runs installs into /usr/local/bin or marks /tmp. Tests that share a machine pass one.
+    [SYSTEM_ROOT_OVERRIDE]: join(dir, 'machine'),
   };
   return {
     // ~/bin first, as on CircleCI's cimg images (missing until something installs there).
