@@ -175,6 +175,8 @@ export interface RunOptions {
   onStart?: (pid: number) => void;
   /** Called with each chunk of a step's output as it arrives (to time lines). */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /** A command each step's bash runs under (e.g. nsenter into a private mount namespace, as another user). */
+  wrap?: readonly string[];
 }
 
 /** Runs `regauth/<name>` with `params` in `job`; stops at the first failing step like CircleCI. */
@@ -189,7 +191,7 @@ export async function runOrbCommand(orb: Orb, name: string, params: Record<strin
     if ((failed && when === 'on_success') || (!failed && when === 'on_fail')) continue;
     const stepEnv: Record<string, string> = { ...job.env, ...options.extraEnv, BASH_ENV: job.bashEnvFile };
     for (const [key, value] of Object.entries(run.environment ?? {})) stepEnv[key] = String(value);
-    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart, options.onOutput, silenceLimit(run.no_output_timeout));
+    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart, options.onOutput, silenceLimit(run.no_output_timeout), options.wrap);
     results.push({ name: run.name ?? '', command: run.command, ...result });
     if (result.exitCode !== 0) failed = true;
   }
@@ -202,8 +204,8 @@ export async function runOrbCommand(orb: Orb, name: string, params: Record<strin
 }
 
 /** Runs a plain shell step in the job (e.g. the user's own `docker pull`), with BASH_ENV sourced. */
-export function runUserStep(job: JobContext, command: string, extraEnv: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  return runBash(command, { ...job.env, ...extraEnv, BASH_ENV: job.bashEnvFile }, job.cwd);
+export function runUserStep(job: JobContext, command: string, extraEnv: Record<string, string> = {}, wrap?: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  return runBash(command, { ...job.env, ...extraEnv, BASH_ENV: job.bashEnvFile }, job.cwd, undefined, undefined, undefined, wrap);
 }
 
 /**
@@ -250,10 +252,13 @@ function runBash(
   onStart?: (pid: number) => void,
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void,
   silence?: { ms: number; text: string },
+  wrap: readonly string[] = [],
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
+    const argv = [...wrap, '/bin/bash', '-eo', 'pipefail', '-c', command];
+    const [program = '/bin/bash', ...args] = argv;
     // With a silence limit the step gets its own process group, so ending it ends its children.
-    const child = spawn('/bin/bash', ['-eo', 'pipefail', '-c', command], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: silence !== undefined });
+    const child = spawn(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: silence !== undefined });
     if (child.pid !== undefined) onStart?.(child.pid);
     let stdout = '';
     let stderr = '';
