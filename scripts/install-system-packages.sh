@@ -6,7 +6,7 @@
 # endpoints and the benchmark baseline), amazon-ecr-credential-helper (the peer of regauth's
 # credential helper in the refresh bench), iproute2, and docker-compose 1.29 (Debian 12 has no
 # docker compose v2 plugin; the pull tests' stand-in plugin answers `docker compose config
-# --images` through it). openssl, curl and util-linux's `script` (which regauth/pull uses to give
+# --images` through it), and sudo (the `sudo -n` install route's test). openssl, curl and util-linux's `script` (which regauth/pull uses to give
 # docker pull a terminal) are already on the machine and are left alone.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
