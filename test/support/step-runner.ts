@@ -226,6 +226,13 @@ export function runShStep(job: JobContext, command: string, extra: Record<string
   });
 }
 
+/**
+ * Shell that prints the docker-credential-regauth a step finds on PATH when it is this job's own
+ * (under its HOME, where the job's stand-in system places are too), else `none`: a program another
+ * job left in the machine's /usr/local/bin is not this job's to remove.
+ */
+export const JOBS_HELPER_ON_PATH = 'p=$(command -v docker-credential-regauth) && [[ $p == "$HOME"/* ]] && echo "$p" || echo none';
+
 /** Polls the clock (no fixed sleep): resolves once `epochSeconds` has passed. */
 export async function untilEpoch(epochSeconds: number): Promise<void> {
   while (Date.now() / 1000 <= epochSeconds) await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
