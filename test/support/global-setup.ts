@@ -10,11 +10,15 @@
  *    the teardown throws, vitest exits non-zero and scripts/run-tests.ts counts a failure. What was
  *    there before the plant is put back.
  *
+ * The real home's .docker, .aws, .regauth and .config/gcloud must be unchanged too (HOME points
+ * into the run root for the test processes).
+ *
  * Other test runs on the same machine at the same time (another checkout's) can trip the check:
  * it cannot tell their entries from ours.
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { helperScript, HELPER_NAME } from '../../src/refresh/helper-script.ts';
 import { mountsUnder, RUN_ROOT_VARIABLE } from './tempdir.ts';
@@ -95,6 +99,13 @@ export default function setup(): () => void {
   process.env[RUN_ROOT_VARIABLE] = root;
   // Everything that asks the OS for a temp directory (tests, docker, skopeo) lands in the run root too.
   process.env.TMPDIR = root;
+  // And every tool a test starts with the test process's own environment (docker, aws, gcloud, npm)
+  // writes its ~/.docker, ~/.aws, ~/.config there, not in the real home, which must stay as it is.
+  const realHome = homedir();
+  const watchedInHome = ['.docker', '.aws', '.regauth', '.config/gcloud'].map((name) => join(realHome, name));
+  const homeBefore = new Map(watchedInHome.map((path) => [path, fingerprint(path)]));
+  process.env.HOME = join(root, 'home');
+  mkdirSync(process.env.HOME, { mode: 0o700 });
 
   const plants: Plant[] = [];
   const problems: string[] = [];
@@ -133,6 +144,7 @@ export default function setup(): () => void {
     }
     const tmpAfter = ours(TMP, (name) => name.startsWith('regauth-'));
     const binAfter = ours(SYSTEM_BIN, (name) => name.includes('regauth'));
+    for (const [path, before] of homeBefore) if (fingerprint(path) !== before) problems.push(`${path} changed during the test run (a test wrote to the real home)`);
     for (const plant of plants) putBack(plant);
     rmSync(root, { recursive: true, force: true, maxRetries: 3 });
     if (existsSync(root)) problems.push(`${root} (the run's scratch) could not be removed`);
