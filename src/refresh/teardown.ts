@@ -56,7 +56,7 @@ export async function removeHelper(env: Env, run: RunProcess, hosts: readonly st
 
   if (state.installed) {
     const shared = state.installed.route === 'system-path' || state.installed.route === 'sudo';
-    if (shared && (await releaseSharedUser(dir))) report.kept.push(`${state.installed.path} (another job on this machine still uses it)`);
+    if (shared && (await releaseSharedUser(dir, env))) report.kept.push(`${state.installed.path} (another job on this machine still uses it)`);
     else if (await uninstallHelper(state.installed.path, state.installed.route, run, env)) report.removed.push(state.installed.path);
   }
   const lines: string[] = [];

@@ -10,7 +10,7 @@ import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
 import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { loadOrb, newJob, runOrbCommand, JOBS_HELPER_ON_PATH, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
 
 /**
@@ -234,7 +234,7 @@ describe.runIf(enabled)('gcp-oidc-login with refresh: docker-credential-regauth 
       expect(existsSync(file)).toBe(false);
       expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
       expect(existsSync(join(context.cwd, 'bin', 'docker-credential-regauth'))).toBe(false);
-      const after = await runUserStep(context, 'command -v docker-credential-regauth || echo none; echo "${GOOGLE_APPLICATION_CREDENTIALS-unset} ${CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE-unset} ${GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES-unset}"');
+      const after = await runUserStep(context, `${JOBS_HELPER_ON_PATH}; ` + 'echo "${GOOGLE_APPLICATION_CREDENTIALS-unset} ${CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE-unset} ${GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES-unset}"');
       expect(after.stdout, `refresh: ${String(refresh)}`).toBe('none\nunset unset unset\n');
     }
   }, 60_000);

@@ -8,7 +8,7 @@ import { startEngine, type Engine } from '../support/engine.ts';
 import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { loadOrb, newJob, runOrbCommand, JOBS_HELPER_ON_PATH, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
 
 /**
@@ -242,7 +242,7 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     expect(config(context).credHelpers).toEqual({ [registry.host]: 'ecr-login' });
     expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
     expect(existsSync(join(context.cwd, 'bin', 'docker-credential-regauth'))).toBe(false);
-    const after = await runUserStep(context, 'command -v docker-credential-regauth || echo none; echo "profile=${AWS_PROFILE-unset} config=${AWS_CONFIG_FILE-unset}"');
+    const after = await runUserStep(context, `${JOBS_HELPER_ON_PATH}; ` + 'echo "profile=${AWS_PROFILE-unset} config=${AWS_CONFIG_FILE-unset}"');
     expect(after.stdout).toBe('none\nprofile=unset config=unset\n');
   }, 60_000);
 

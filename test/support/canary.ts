@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { scratchRoot } from './tempdir.ts';
 
 export interface Canary {
   /** What the secret is, e.g. `registry password` (used in reports, never the value). */
@@ -90,7 +91,7 @@ function recordLine(logDir: string, tool: string): string {
 }
 
 export function createArgvShims(options: { realDocker?: string } = {}): ArgvShims {
-  const root = mkdtempSync('/tmp/regauth-shims-');
+  const root = mkdtempSync(join(scratchRoot(), 'regauth-shims-'));
   const binDir = join(root, 'bin');
   const logDir = join(root, 'log');
   const tokenFile = join(root, 'oidc-token');
