@@ -11,7 +11,7 @@ import { BUNDLE_OPTIONS, bundleCommand } from '../../scripts/build.ts';
 import { startLocalAws, type LocalAws, type Service } from '../support/aws/index.ts';
 
 /**
- * The AWS size options (src/clouds/aws/bundle-options.ts) against what they must not change: the
+ * The AWS size options (scripts/lib/aws-trim/bundle-options.ts) against what they must not change: the
  * ECR command bundles stay under their ceilings, and the AWS layer bundled with them behaves
  * like the unbundled source — same results, same error classification for every code the
  * local stack can send, same endpoint hosts across regions, partitions, FIPS and dual-stack.
