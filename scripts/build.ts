@@ -111,6 +111,7 @@ export function launcherFor(command: string, code: string, version: string, part
   const names = Array.from({ length: parts }, (_, i) => partName(i + 1));
   const launcher = readFileSync(join(orbDir, 'scripts', 'launcher.sh'), 'utf8');
   const script = [
+    '#!/usr/bin/env bash',
     `# regauth ${version}, command ${command}, built by \`npm run build\` from src/commands/${command}.ts.`,
     "# One node process runs one bundle: brotli + base64 in this step's REGAUTH_PAYLOAD_* values, read",
     `# unminified in dist/readable/${command}.js, checked by \`npm run verify -- FILE\` and against:`,
@@ -247,7 +248,9 @@ async function main(): Promise<void> {
     console.log(`regauth: ${command.padEnd(16)} ${formatBytes(Buffer.byteLength(code)).padStart(9)} ${formatBytes(steps.get(command) ?? 0).padStart(10)} ${formatBytes(shown?.bytes ?? 0).padStart(9)}  ${shown?.lines ?? 0}`);
   }
   const job = JOB_COMMANDS.reduce((sum, command) => sum + (steps.get(command) ?? 0), 0);
-  console.log(`regauth: a job with ${JOB_COMMANDS.join(' + ')} adds ${formatBytes(job)} to a compiled config (goal ${formatBytes(JOB_LIMIT)})`);
+  const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+  const largest = Math.max(...steps.values());
+  console.log(`regauth: a job with ${JOB_COMMANDS.join(' + ')} adds ${formatBytes(job)} (${kib(job)}; goal ${kib(JOB_LIMIT)}) to a compiled config; largest step ${kib(largest)} (goal ${kib(STEP_LIMIT)})`);
   console.log(`regauth: dist/orb.yml ${formatBytes(Buffer.byteLength(release.orbYaml))} (sha256 ${sha256(release.orbYaml)})`);
   console.log(`regauth: dist/sbom.cdx.json: ${release.packages.length} packages; dist/readable/: ${release.commands.length} readable bundles with source maps`);
 }

@@ -83,7 +83,7 @@ describe('npm run build', () => {
         expect(lines.length, name).toBeLessThanOrEqual(VISIBLE_LIMITS.lines);
         expect(Math.max(...lines.map((line) => line.length)), name).toBeLessThanOrEqual(VISIBLE_LIMITS.lineLength);
         // What a person opening the step must learn from it.
-        expect(run.command).toMatch(new RegExp(`^# regauth \\d+\\.\\d+\\.\\d+, command ${name},`));
+        expect(run.command).toMatch(new RegExp(`^#!/usr/bin/env bash\\n# regauth \\d+\\.\\d+\\.\\d+, command ${name},`));
         expect(run.command).toMatch(/^regauth_sha256=[0-9a-f]{64}$/m);
         expect(run.command).toContain(`dist/readable/${name}.js`);
         expect(run.command).toContain('npm run verify');
