@@ -107,6 +107,8 @@ const inPackage = (pkg: string, file: string): RegExp => new RegExp(`[\\\\/]${es
 const RELATIVE_STUBS: readonly RelativeStub[] = [
   // Sha256Node falls back to the pure-JS hash only when node:crypto has no sha256.
   { importer: inPackage('@smithy/core', 'submodules/checksum/sha256/Sha256Node.js'), path: './Sha256Js', stub: stub('sha256-js') },
+  // Built only for retryMode "adaptive"; src/clouds/aws/sdk.ts fixes "standard" for every client.
+  { importer: inPackage('@smithy/core', 'submodules/retry/middleware-retry/configurations.js'), path: '../util-retry/AdaptiveRetryStrategy', stub: stub('adaptive-retry-strategy') },
   // SignatureV4 formats event-stream headers only in signMessage (no event streams here).
   { importer: inPackage('@smithy/signature-v4', 'SignatureV4.js'), path: './HeaderFormatter', stub: stub('header-formatter') },
   // Bucket-name handling, called only when the client's serviceId is S3.
