@@ -56,7 +56,7 @@ export const HELPER_ENTRIES: Readonly<Record<string, string>> = {
 };
 
 /** The entry esbuild bundles for a command: its main, run by the shared command runner. */
-function commandEntry(command: string) {
+export function commandEntry(command: string) {
   const entry = join(root, 'src', 'commands', `${command}.ts`);
   const run = `runCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });`;
   const helperModule = HELPER_ENTRIES[command];
