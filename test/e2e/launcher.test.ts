@@ -64,6 +64,19 @@ describe('the launcher every step starts with', () => {
     expect(result.stdout).toMatch(/^regauth: nothing to log out of/);
   });
 
+  it('refuses a cut payload in one line naming the sha256 it expected', async () => {
+    const cut = loadOrb();
+    const steps = (cut.commands.logout?.steps ?? []) as { run?: { command: string; environment: Record<string, string> } }[];
+    const run = steps.find((step) => step.run)?.run;
+    if (!run) throw new Error('logout has no run step');
+    run.environment.REGAUTH_PAYLOAD_1 = (run.environment.REGAUTH_PAYLOAD_1 ?? '').slice(0, -100);
+    const expected = /^regauth_sha256=([0-9a-f]{64})$/m.exec(run.command)?.[1];
+    const job = newJob({ PATH: pathWith({ node, docker }) });
+    const result = await runOrbCommand(cut, 'logout', {}, job);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`regauth: the payload is damaged: its sha256 is not ${expected}\n`);
+  });
+
   it('keeps the payload from every child: docker, what docker starts, BASH_ENV and the next step', async () => {
     const dumps = makeTempDir('regauth-env-dumps-').path;
     // A docker that writes the environment it was given (one file per call) and fails like a
