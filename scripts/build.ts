@@ -305,15 +305,6 @@ export function stepProblems(orb: Record<string, unknown>): string[] {
   return problems;
 }
 
-/** The largest run-step command of each orb command, in bytes. */
-export function runStepSizes(orb: Record<string, unknown>): Map<string, number> {
-  const sizes = new Map<string, number>();
-  for (const [name, run] of runSteps(orb)) {
-    if (typeof run.command === 'string') sizes.set(name, Math.max(sizes.get(name) ?? 0, Buffer.byteLength(run.command)));
-  }
-  return sizes;
-}
-
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
