@@ -98,7 +98,7 @@ describe('npm run verify', () => {
     expect(differences).toHaveLength(2);
     expect(differences[0]).toMatch(new RegExp(`payload sha256 mismatch: build ${before?.sha256}, file ${decodeRunStep(step)?.sha256}`));
     // The launcher still names the old sha256: text that no longer describes its payload.
-    expect(differences[1]).toMatch(/run\.command: text differs from line 4 .*regauth_sha256=/);
+    expect(differences[1]).toMatch(/run\.command: text differs from line \d+ \(build "regauth_sha256=<bundle sha256>", file "regauth_sha256=[0-9a-f]{64}/);
     const { code, lines } = await verifyFile(stringify(orb, { lineWidth: 0 }));
     expect(code).toBe(1);
     expect(lines.filter((line) => line.includes('differs'))[0]).toMatch(new RegExp(`^command ${command}: differs: .*payload sha256 mismatch`));
