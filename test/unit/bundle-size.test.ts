@@ -30,11 +30,11 @@ const KiB = 1024;
 const CEILINGS: Record<string, number> = { 'ecr-oidc-login': 237 * KiB, 'ecr-login': 176 * KiB };
 /**
  * What a job with ecr-oidc-login + pull + logout adds to a compiled config (its steps as YAML),
- * and the largest single step: today's figures as ceilings (133.4 and 91.6 KiB), so they only
+ * and the largest single step: today's figures as ceilings (132.0 and 91.6 KiB), so they only
  * go down. Issue 21's goal (JOB_LIMIT 96 KiB, STEP_LIMIT 72 KiB) is not met yet; the case that
  * says so flips to a failure the day it is, and then becomes the ceiling.
  */
-const JOB_CEILING = 134 * KiB;
+const JOB_CEILING = 133 * KiB;
 const STEP_CEILING = 92 * KiB;
 /** node_modules bytes in a bundle of only the AWS layer (before this: 216.9 KiB; now 171.2). */
 const AWS_LAYER_CEILING = 170 * KiB;
