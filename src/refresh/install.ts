@@ -7,6 +7,7 @@ import { isOnPath } from '../core/path-lookup.ts';
 import type { Env } from '../inputs/common.ts';
 import { ensurePrivateDir, layout, readOwned, writeAtomic } from './files.ts';
 import { HELPER_MARKER, HELPER_NAME } from './helper-script.ts';
+import { shellQuote } from '../core/shell-quote.ts';
 
 /**
  * Where docker-credential-regauth goes so that docker finds it in every later step, in any shell,
@@ -78,8 +79,17 @@ export interface Installed {
   bashEnvLines: string[];
 }
 
-/** Installs the helper script; `source` is the 0700 copy in regauth's directory. */
-export async function installHelper(env: Env, run: RunProcess, source: string, helperDirectory: string): Promise<Installed> {
+/**
+ * Installs the helper script; `source` is the 0700 copy in regauth's directory. `beforeWrite`
+ * runs once the target is known and before anything is written there (the journal's record).
+ */
+export async function installHelper(
+  env: Env,
+  run: RunProcess,
+  source: string,
+  helperDirectory: string,
+  beforeWrite: (path: string, route: InstallRoute['route']) => Promise<void> = async () => undefined,
+): Promise<Installed> {
   const facts = await pathDirFacts(env.PATH);
   const isRoot = process.getuid?.() === 0;
   const sudo = !isRoot && (await isOnPath('sudo', env.PATH)) && (await sudoWorks(run, env));
@@ -89,6 +99,7 @@ export async function installHelper(env: Env, run: RunProcess, source: string, h
   const text = await fs.readFile(source, 'utf8');
   if (plan.route === 'sudo') {
     await refuseForeign(target, run, env, true);
+    await beforeWrite(target, plan.route);
     const result = await run({ command: 'sudo', args: ['-n', 'install', '-m', '0755', source, target], env: { ...env } });
     if (result.exitCode !== 0) throw new Error(`sudo -n install to ${plan.dir} failed (exit ${result.exitCode})`);
     await addSharedUser(helperDirectory);
@@ -96,6 +107,7 @@ export async function installHelper(env: Env, run: RunProcess, source: string, h
   }
   if (plan.route === 'user-path') await fs.mkdir(plan.dir, { recursive: true, mode: 0o755 });
   await refuseForeign(target, run, env, false);
+  await beforeWrite(target, plan.route);
   await writeAtomic(target, text, 0o755, plan.route === 'bash-env');
   if (plan.route === 'system-path') await addSharedUser(helperDirectory);
   if (plan.route === 'bash-env') {
@@ -162,7 +174,8 @@ export async function releaseSharedUser(helperDirectory: string): Promise<boolea
   let others = false;
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
     const other = (await readOwned(join(dir, name)))?.trim();
-    if (other && (await fs.lstat(join(other, 'state.json')).then(() => true, () => false))) others = true;
+    // A job whose helper directory still exists has not logged out.
+    if (other && (await fs.lstat(other).then((stat) => stat.isDirectory(), () => false))) others = true;
     else await fs.rm(join(dir, name), { force: true });
   }
   return others;
@@ -185,6 +198,3 @@ export async function uninstallHelper(path: string, route: InstallRoute['route']
   return true;
 }
 
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
