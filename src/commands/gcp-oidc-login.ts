@@ -12,6 +12,7 @@ import {
   type GoogleMintDeps,
   type GoogleMintSettings,
 } from '../clouds/gcp/index.ts';
+import { isolateGcloudConfig } from '../clouds/gcp/gcloud-config.ts';
 import type { CommandMain } from '../core/cli.ts';
 import { UserError } from '../core/errors.ts';
 import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
@@ -94,6 +95,10 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   if (inputs.exportCredentials) {
     if (served) await exportRefreshing(env, settings, served, reporter);
     else await exportStatic(env, settings, jobToken, reporter);
+    const gcloud = await isolateGcloudConfig(env);
+    reporter.line(
+      `regauth: later steps' gcloud keeps its config and token cache in ${gcloud.directory} (CLOUDSDK_CONFIG; the job's own properties copied: ${gcloud.copied} file${gcloud.copied === 1 ? '' : 's'}), which regauth/logout removes`,
+    );
   }
   return 0;
 };
