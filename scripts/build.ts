@@ -15,6 +15,9 @@ import { orbToYaml, packOrb } from './lib/pack.ts';
 import { encodePayload, sha256 } from './lib/payload.ts';
 import { bundledPackageDirs, describePackages, sbomJson, thirdPartyText, type BundledPackage } from './lib/sbom.ts';
 
+// The orb's namespace and URLs (package.json "orb") are stamped into the packed orb's display and examples.
+import { readOrbIdentity, withOrbIdentity } from './lib/orb-identity.ts';
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const orbDir = join(root, 'orb');
 const generatedDir = join(orbDir, 'scripts', 'generated');
@@ -154,7 +157,7 @@ export async function buildRelease(): Promise<Release> {
   return {
     version,
     commands,
-    orbYaml: orbToYaml(orb),
+    orbYaml: orbToYaml(withOrbIdentity(orb, readOrbIdentity(root))),
     packages,
     sbom: sbomJson(packages, { name: manifest.name, version, license: manifest.license }),
     thirdParty: thirdPartyText(packages),

@@ -329,6 +329,9 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
   describe('hostile values: one exact line naming the parameter, before any request', () => {
     const hostile: [Record<string, ParameterValue>, Record<string, string>, string][] = [
       [{ workload_identity_provider: 'projects/1/locations/global/workloadIdentityPools/p$(id)/providers/x' }, {}, 'parameter workload_identity_provider: contains the shell metacharacter "$", which no valid value has'],
+      // What CircleCI's gcp_auth: takes under this key; from a variable, the value is not shown.
+      [{ workload_identity_provider: 'acme-org' }, {}, 'parameter workload_identity_provider: "acme-org" is a bare provider ID (the form CircleCI\'s gcp_auth: takes); give the full name projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/acme-org'],
+      [{ workload_identity_provider: '${WIP}' }, { WIP: 'acme-org' }, 'parameter workload_identity_provider: <the value of $WIP, not shown> is a bare provider ID (the form CircleCI\'s gcp_auth: takes); give the full name projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<the value of $WIP, not shown>'],
       [{ workload_identity_provider: '${NOPE}' }, {}, 'parameter workload_identity_provider: is empty (the default is ${GCP_WORKLOAD_IDENTITY_PROVIDER}, which is not set); set it to projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>'],
       [{ workload_identity_provider: 'projects/my-proj/locations/global/workloadIdentityPools/circleci/providers/acme-org' }, {}, 'parameter workload_identity_provider: names project "my-proj"; it must be the project NUMBER (digits, as gcloud projects describe prints it), not the project id'],
       [{ service_account: 'ci@evil.com;rm -rf ~' }, {}, 'parameter service_account: contains the shell metacharacter ";", which no valid value has'],
