@@ -24,9 +24,10 @@ const KiB = 1024;
  * 12 KiB for the hardening: docker login now shares pull's classifier of docker's wording, the
  * stale-lock takeover, the no-follow file checks and the remote-text renderer. ecr-oidc-login
  * also carries the refresh half of docker-credential-regauth (about 22 KiB: recipes, cache, lock,
- * install routes, the helper's commands).
+ * install routes, the helper's commands). ecr-login +1 KiB for the journal every login records
+ * in before docker writes (181.3 KiB measured, was just under 181).
  */
-const CEILINGS: Record<string, number> = { 'ecr-oidc-login': 244 * KiB, 'ecr-login': 181 * KiB };
+const CEILINGS: Record<string, number> = { 'ecr-oidc-login': 244 * KiB, 'ecr-login': 182 * KiB };
 /** node_modules bytes in a bundle of only the AWS layer (before this: 216.9 KiB; now 171.2). */
 const AWS_LAYER_CEILING = 173 * KiB;
 

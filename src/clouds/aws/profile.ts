@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../../core/errors.ts';
 import { exportVariable, record } from '../../core/journal.ts';
-import { describeType, ensurePrivateDirectory, ownedByUs, readRegularFile, regauthHome, writePrivateFile } from '../../core/private-files.ts';
+import { describeType, ensurePrivateDirectory, ownedByUs, readRegularFile, regauthHome, replaceFileAtomically, writePrivateFile } from '../../core/private-files.ts';
 import type { AwsCredentials } from './index.ts';
 import type { Env } from '../../inputs/common.ts';
 
@@ -116,27 +115,6 @@ async function readUserFile(file: string): Promise<{ text: string; mode: number 
   return { text: read.text, mode: read.stat.mode & 0o7777 };
 }
 
-/**
- * Replaces `file` whole and atomically: a temp file in the same directory (O_EXCL, no link
- * followed) with the file's own mode, then a rename; readers see the old or the new file.
- */
-export async function replaceKeepingMode(file: string, text: string, mode: number): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.regauth-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.chmod(mode);
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(temp, file);
-  } catch (error) {
-    await fs.unlink(temp).catch(() => undefined);
-    throw error;
-  }
-}
-
 export interface ExportedProfile {
   name: string;
   file: string;
@@ -169,7 +147,7 @@ export async function exportProfile(env: Env, name: string, settings: Readonly<R
     const stat = await fs.lstat(file).catch(() => undefined);
     if (stat && (!stat.isFile() || !ownedByUs(stat))) throw new UserError(`${file} is ${describeType(stat)} now; regauth leaves it alone`);
   }
-  await replaceKeepingMode(file, placed.text, mode);
+  await replaceFileAtomically(file, placed.text, mode);
   await exportVariable(env, 'AWS_PROFILE', name);
   return { name, file, ...(replaced ? { replaced } : {}) };
 }
@@ -205,6 +183,6 @@ export async function unexportProfile(file: string, name: string, separator: str
   const removal = removeSection(existing.text, name, separator, previous);
   if (removal.outcome === 'absent' || removal.outcome === 'not-ours') return removal.outcome;
   if (createdFile && removal.text.trim() === '') await fs.unlink(file);
-  else await replaceKeepingMode(file, removal.text, existing.mode);
+  else await replaceFileAtomically(file, removal.text, existing.mode);
   return removal.outcome;
 }

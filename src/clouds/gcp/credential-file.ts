@@ -1,7 +1,5 @@
-import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../../core/errors.ts';
+import { ensurePrivateDirectory, regauthHome, writePrivateFile } from '../../core/private-files.ts';
 import type { Env } from '../../inputs/common.ts';
 import { generateAccessTokenUrl, providerAudience, stsTokenUrl, type GoogleMintSettings } from './mint.ts';
 
@@ -40,25 +38,13 @@ export interface ExportedCredentialFile {
   exports: { name: 'GOOGLE_APPLICATION_CREDENTIALS' | 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE' | 'GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES'; value: string }[];
 }
 
-/** $HOME/.regauth/gcp-<build>: made 0700 by regauth; a link or a foreign file there is refused. */
+/** $HOME/.regauth/gcp-<build>: made 0700 by regauth; a link or a foreign directory there is refused. */
 export async function privateDirectory(env: Env): Promise<string> {
-  const base = join(env.HOME ?? homedir(), '.regauth');
+  const base = regauthHome(env);
   const directory = join(base, `gcp-${(env.CIRCLE_BUILD_NUM ?? '').replace(/\D/g, '') || process.pid}`);
-  for (const dir of [base, directory]) {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const stat = await fs.lstat(dir);
-    if (!stat.isDirectory() || stat.isSymbolicLink() || (typeof process.getuid === 'function' && stat.uid !== process.getuid())) {
-      throw new UserError(`${dir} is not a directory of this user's own; regauth will not write credentials there: remove it and rerun`);
-    }
-    await fs.chmod(dir, 0o700);
-  }
+  await ensurePrivateDirectory(base);
+  await ensurePrivateDirectory(directory);
   return directory;
-}
-
-/** Created 0600 from the start (never readable by others, even for an instant). */
-export async function writePrivateFile(file: string, text: string): Promise<void> {
-  await fs.rm(file, { force: true });
-  await fs.writeFile(file, text, { mode: 0o600, flag: 'wx' });
 }
 
 /**
