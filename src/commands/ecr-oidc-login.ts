@@ -1,12 +1,10 @@
 import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
-import { exportProfile, profilePaths, PROFILE_NAME } from '../clouds/aws/profile.ts';
+import { exportProfile, staticCredentialsPath, writeStaticCredentials } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
-import { rememberSecretFiles } from '../docker/login.ts';
 import { dockerLoginEcr, fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
 import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
-import { announceServed, dockerEnvWithHelper, exportRefreshingAwsProfile, planRefresh, refreshAudience, serveThroughHelper } from '../refresh/setup.ts';
-import { recordExports } from '../refresh/state.ts';
+import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, refreshingCredentialProcess, serveThroughHelper } from '../refresh/setup.ts';
 import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
@@ -66,12 +64,8 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
 
   if (inputs.exportCredentials) {
-    // On record before the files exist: a step killed while writing leaves nothing logout cannot see.
-    const paths = profilePaths(env);
-    await rememberSecretFiles(env, [paths.credentialsFile, paths.configFile]);
-    const profile = await exportProfile(env, credentials, inputs.region);
-    await recordExports(env, ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE']);
-    reporter.line(`regauth: exported the temporary credentials as AWS profile regauth (${profile.credentialsFile}, mode 0600); later steps get AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE through $BASH_ENV`);
+    const credentialProcess = await writeStaticCredentials(env, inputs.profile, credentials);
+    await exportAwsProfile(env, inputs, credentialProcess, reporter, `its keys are the ones from this login, in ${staticCredentialsPath(env, inputs.profile)} (mode 0600), valid until ${isoSeconds(credentials.expiration)}`);
   }
   return 0;
 };
@@ -119,9 +113,18 @@ async function serveRefreshing(
   await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served) }, reporter, retry });
   await announceServed(reporter, env, served, hosts.map((host, index) => ({ host, expiresAt: logins[index]?.expiresAt })), credentials.expiration);
   if (inputs.exportCredentials) {
-    const profile = await exportRefreshingAwsProfile(env, served, inputs.region, PROFILE_NAME);
-    reporter.line(`regauth: exported AWS profile ${PROFILE_NAME} (${profile.configFile}): its credential_process is docker-credential-regauth, which renews the keys as they near expiry; later steps get AWS_PROFILE and AWS_CONFIG_FILE through $BASH_ENV, never a key`);
+    await exportAwsProfile(env, inputs, refreshingCredentialProcess(served), reporter, 'its credential_process is docker-credential-regauth, which renews the keys as they near expiry');
   }
+}
+
+/** export_credentials: regauth's profile in the job's own AWS config; AWS_PROFILE for later steps, never a key. */
+async function exportAwsProfile(env: Env, inputs: ReturnType<typeof parseEcrOidcInputs>, credentialProcess: string, reporter: Reporter, how: string): Promise<void> {
+  const exported = await exportProfile(env, inputs.profile, { region: inputs.region, credential_process: credentialProcess });
+  if (exported.replaced === 'user') reporter.line(`regauth: ${exported.file} already had a profile ${exported.name}; regauth's replaces it for this job and logout gives it back`);
+  if (exported.replaced === 'regauth') reporter.line(`regauth: replaced the profile ${exported.name} an earlier regauth step of this job exported`);
+  reporter.line(`regauth: exported AWS profile ${exported.name} into ${exported.file} (${how}); later steps get AWS_PROFILE=${exported.name} through $BASH_ENV, never a key`);
+  // Static keys in the environment win over any profile for the AWS CLI and SDKs; name the variable, never its value.
+  if ((env.AWS_ACCESS_KEY_ID ?? '') !== '') reporter.line(`regauth: warning: AWS_ACCESS_KEY_ID is set in this job's environment; the AWS CLI and SDKs use it before any profile, so later steps act as those keys, not as profile ${exported.name}: unset it in steps that should use the role`);
 }
 
 /** Entry for `node <bundle> --regauth-helper …` (the refresh half of docker-credential-regauth). */

@@ -12,16 +12,17 @@ import {
   type GoogleMintDeps,
   type GoogleMintSettings,
 } from '../clouds/gcp/index.ts';
+import { isolateGcloudConfig } from '../clouds/gcp/gcloud-config.ts';
 import type { CommandMain } from '../core/cli.ts';
 import { UserError } from '../core/errors.ts';
 import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
-import { loginWithRetry, rememberSecretFiles } from '../docker/login.ts';
+import { exportVariable, record } from '../core/journal.ts';
+import { loginWithRetry } from '../docker/login.ts';
 import { refreshGcp, gcpSettings } from '../refresh/gcp.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
 import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, serveThroughHelper, type Served } from '../refresh/setup.ts';
-import { recordExports } from '../refresh/state.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
 import { decodeTokenClaims, describeClaimsForGoogle, diagnosePermissionDenied, diagnoseTokenExchange, obtainOidcToken, type GoogleTarget, type TokenClaims } from '../job-token/index.ts';
@@ -94,6 +95,10 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   if (inputs.exportCredentials) {
     if (served) await exportRefreshing(env, settings, served, reporter);
     else await exportStatic(env, settings, jobToken, reporter);
+    const gcloud = await isolateGcloudConfig(env);
+    reporter.line(
+      `regauth: later steps' gcloud keeps its config and token cache in ${gcloud.directory} (CLOUDSDK_CONFIG; the job's own properties copied: ${gcloud.copied} file${gcloud.copied === 1 ? '' : 's'}), which regauth/logout removes`,
+    );
   }
   return 0;
 };
@@ -122,7 +127,6 @@ async function serveRefreshing(inputs: GcpOidcInputs, strategy: { bundle: string
   });
 }
 
-const EXPORTED = ['GOOGLE_APPLICATION_CREDENTIALS', 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE'];
 const EXECUTABLE_TIMEOUT_MS = 30_000;
 
 /** refresh on: the credential file's source is the helper, which mints a fresh job token when asked. */
@@ -132,10 +136,10 @@ async function exportRefreshing(env: Env, settings: GoogleMintSettings, served: 
   const directory = await privateDirectory(env);
   const credentialFile = externalAccountFilePath(directory);
   // On record before the file exists: a step killed while writing leaves nothing logout cannot see.
-  await rememberSecretFiles(env, [credentialFile]);
+  await record(env, { kind: 'file', path: credentialFile });
   const source: CredentialSource = { executable: { command: `${served.helperPath} google-executable ${served.group}`, timeout_millis: EXECUTABLE_TIMEOUT_MS } };
   const exported = await writeExternalAccountFile(env, directory, settings, source);
-  await recordExports(env, [...EXPORTED, 'GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES']);
+  for (const { name, value } of exported.exports) await exportVariable(env, name, value);
   reporter.line(
     `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; its executable source is docker-credential-regauth, which mints a fresh job token whenever Google's libraries ask); later steps get GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE and GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 through $BASH_ENV`,
   );
@@ -144,10 +148,10 @@ async function exportRefreshing(env: Env, settings: GoogleMintSettings, served: 
 /** refresh off: as version 1, the job token in a 0600 file the credential file reads (valid while it is). */
 async function exportStatic(env: Env, settings: GoogleMintSettings, jobToken: string, reporter: Reporter): Promise<void> {
   const directory = await privateDirectory(env);
-  await rememberSecretFiles(env, [jobTokenFilePath(directory), externalAccountFilePath(directory)]);
+  for (const path of [jobTokenFilePath(directory), externalAccountFilePath(directory)]) await record(env, { kind: 'file', path });
   const { source, file } = await jobTokenFileSource(directory, jobToken);
   const exported = await writeExternalAccountFile(env, directory, settings, source);
-  await recordExports(env, EXPORTED);
+  for (const { name, value } of exported.exports) await exportVariable(env, name, value);
   reporter.line(
     `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; it reads the job token from ${file}, valid until the token expires); later steps get GOOGLE_APPLICATION_CREDENTIALS and CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE through $BASH_ENV`,
   );

@@ -1,4 +1,5 @@
 import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from '../clouds/aws/index.ts';
+import { PROFILE_NAME, profileNameProblem } from '../clouds/aws/profile.ts';
 import { InputError } from '../core/errors.ts';
 import { booleanParameter, type Env, integerParameter, listParameter, secretFromEnvName, stringParameter } from './common.ts';
 
@@ -17,6 +18,8 @@ export interface EcrOidcInputs extends EcrTargetInputs {
   /** Empty: use the job's token. */
   audience: string;
   exportCredentials: boolean;
+  /** Name of the exported AWS profile (written into the job's AWS config). */
+  profile: string;
   /** Serve the registries (and an exported profile) through regauth's refreshing credential helper. */
   refresh: boolean;
 }
@@ -52,7 +55,11 @@ export function parseEcrOidcInputs(env: Env): EcrOidcInputs {
   const audience = stringParameter(env, 'audience', { maxLength: 1024 });
   // The orb always passes refresh; a direct run without it gets the orb's default (true).
   const refresh = env.REGAUTH_REFRESH === undefined ? true : booleanParameter(env, 'refresh');
-  return { ...targets, roleArn, roleSessionName, sessionDurationSeconds, audience, exportCredentials: booleanParameter(env, 'export_credentials'), refresh };
+  // The orb always passes profile; a direct run without it gets the orb's default.
+  const profile = env.REGAUTH_PROFILE === undefined ? PROFILE_NAME : stringParameter(env, 'profile', { maxLength: 128 });
+  const profileIssue = profileNameProblem(profile);
+  if (profileIssue) throw new InputError('profile', profileIssue);
+  return { ...targets, roleArn, roleSessionName, sessionDurationSeconds, audience, exportCredentials: booleanParameter(env, 'export_credentials'), profile, refresh };
 }
 
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;

@@ -329,20 +329,23 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
   });
 
   describe('export_credentials', () => {
-    it('writes a 0600 profile in a 0700 directory, puts only its location in $BASH_ENV, and a real AWS CLI uses it; logout removes it', async () => {
+    it('writes its profile into the job\'s AWS config with no key in it (keys in a 0600 file of regauth\'s), puts only AWS_PROFILE in $BASH_ENV, and a real AWS CLI uses it; logout removes both', async () => {
       const context = await job();
       const result = await login(context, { export_credentials: true });
       expect(result.exitCode, result.stderr).toBe(0);
 
       const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
       const lines = bashEnv.split('\n').filter(Boolean);
-      expect(lines.map((line) => /^export (\w+)=/.exec(line)?.[1]).sort()).toEqual(['AWS_CONFIG_FILE', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE']);
-      const credentialsFile = /^export AWS_SHARED_CREDENTIALS_FILE='([^']+)'$/m.exec(bashEnv)?.[1] ?? '';
+      expect(lines.map((line) => /^export (\w+)=/.exec(line)?.[1]).sort()).toEqual(['AWS_PROFILE']);
+      const configFile = join(context.cwd, '.aws', 'config');
+      const config = readFileSync(configFile, 'utf8');
+      expect(config).not.toMatch(/aws_secret_access_key|aws_session_token/);
+      const credentialsFile = /credential_process = \/bin\/cat (\S+)/.exec(config)?.[1] ?? '';
       expect(statSync(credentialsFile).mode & 0o777).toBe(0o600);
       expect(statSync(dirname(credentialsFile)).mode & 0o777).toBe(0o700);
-      const credentials = readFileSync(credentialsFile, 'utf8');
-      const secretKey = /aws_secret_access_key = (\S+)/.exec(credentials)?.[1] ?? '';
-      const sessionToken = /aws_session_token = (\S+)/.exec(credentials)?.[1] ?? '';
+      const credentials = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { SecretAccessKey: string; SessionToken: string };
+      const secretKey = credentials.SecretAccessKey;
+      const sessionToken = credentials.SessionToken;
       expect(secretKey.length).toBeGreaterThan(16);
       expect(sessionToken.length).toBeGreaterThan(100);
       expect(bashEnv).not.toContain(secretKey);
@@ -363,7 +366,9 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       const logout = await runOrbCommand(orb, 'logout', {}, context);
       expect(logout.exitCode, logout.stderr).toBe(0);
       expect(logout.stdout).toContain(`regauth: removed ${credentialsFile}`);
+      expect(logout.stdout).toContain(`regauth: removed AWS profile regauth from ${configFile}`);
       expect(existsSync(credentialsFile)).toBe(false);
+      expect(existsSync(configFile)).toBe(false);
     });
   });
 
@@ -373,12 +378,12 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
     const result = await login(context, { export_credentials: true, account_ids: `${ACCOUNT_A},${ACCOUNT_B}` });
     expect(result.exitCode, result.stderr).toBe(0);
     const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
-    const credentialsFile = /^export AWS_SHARED_CREDENTIALS_FILE='([^']+)'$/m.exec(bashEnv)?.[1] ?? '';
-    const credentials = readFileSync(credentialsFile, 'utf8');
+    const credentialsFile = /credential_process = \/bin\/cat (\S+)/.exec(readFileSync(join(context.cwd, '.aws', 'config'), 'utf8'))?.[1] ?? '';
+    const credentials = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { SecretAccessKey: string; SessionToken: string };
     const secrets = [
       oidcToken,
-      /aws_secret_access_key = (\S+)/.exec(credentials)?.[1] ?? '',
-      /aws_session_token = (\S+)/.exec(credentials)?.[1] ?? '',
+      credentials.SecretAccessKey,
+      credentials.SessionToken,
       Buffer.from(dockerAuths(context)[registry.host]?.auth ?? '', 'base64').toString().split(':')[1] ?? '',
     ];
     expect(secrets.every((s) => s.length >= 16)).toBe(true);

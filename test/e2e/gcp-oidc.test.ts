@@ -363,7 +363,7 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
       expect(result.exitCode, result.stderr).toBe(0);
       const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
       const file = /^export GOOGLE_APPLICATION_CREDENTIALS='([^']+)'$/m.exec(bashEnv)?.[1] ?? '';
-      expect(bashEnv).toBe(`export GOOGLE_APPLICATION_CREDENTIALS='${file}'\nexport CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE='${file}'\n`);
+      expect(bashEnv).toBe(`export GOOGLE_APPLICATION_CREDENTIALS='${file}'\nexport CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE='${file}'\nexport CLOUDSDK_CONFIG='${join(context.cwd, '.regauth', 'gcloud')}'\n`);
       expect(file.startsWith(join(context.cwd, '.regauth', 'gcp-'))).toBe(true);
       expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(statSync(dirname(file)).mode & 0o777).toBe(0o700);

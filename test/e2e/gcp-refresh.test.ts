@@ -174,7 +174,7 @@ describe.runIf(enabled)('gcp-oidc-login with refresh: docker-credential-regauth 
     expect(result.exitCode, result.stderr).toBe(0);
     const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
     const file = /^export GOOGLE_APPLICATION_CREDENTIALS='([^']+)'$/m.exec(bashEnv)?.[1] ?? '';
-    expect(bashEnv).toContain(`export GOOGLE_APPLICATION_CREDENTIALS='${file}'\nexport CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE='${file}'\nexport GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1\n`);
+    expect(bashEnv).toContain(`export GOOGLE_APPLICATION_CREDENTIALS='${file}'\nexport CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE='${file}'\nexport GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES='1'\n`);
     expect(lstatSync(file).mode & 0o777).toBe(0o600);
     const config = JSON.parse(readFileSync(file, 'utf8')) as { credential_source: { executable?: { command: string; timeout_millis: number }; file?: string } };
     expect(config.credential_source.file).toBeUndefined();

@@ -145,7 +145,8 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const result = await login(context, { export_credentials: true });
     expect(result.exitCode, result.stderr).toBe(0);
     const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
-    expect(bashEnv).toMatch(/export AWS_CONFIG_FILE=.*\nexport AWS_PROFILE=regauth\n/);
+    expect(bashEnv).toContain("export AWS_PROFILE='regauth'\n");
+    expect(readFileSync(join(context.cwd, '.aws', 'config'), 'utf8')).toMatch(/^\[profile regauth\]\n[^\n]*\nregion = us-east-1\ncredential_process = \S+docker-credential-regauth aws-credentials aws-ecr-[0-9a-f]{12}\n$/);
     expect(bashEnv).not.toMatch(/AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|aws_secret/);
     const callEcr = () => runUserStep(context, `${AWS_CLI} ecr get-authorization-token --endpoint-url "$ECR_URL" --region us-east-1 --query "authorizationData[0].proxyEndpoint" --output text`, { ECR_URL: aws.urls.ecr });
     const first = await callEcr();
