@@ -108,6 +108,8 @@ export function createArgvShims(options: { realDocker?: string } = {}): ArgvShim
     [
       '#!/bin/bash',
       recordLine(logDir, 'circleci'),
+      // regauth's check that this `circleci` is CircleCI's job agent (src/job-token/agent.ts).
+      'if [ "$*" = "run oidc get --help" ]; then echo "  --claims string   custom claims (test shim)"; exit 0; fi',
       'if [ "$1" = run ] && [ "$2" = oidc ] && [ "$3" = get ]; then',
       `  if [ -f '${tokenFile}' ]; then cat '${tokenFile}'; echo; exit 0; fi`,
       '  echo "Error: failed to get OIDC token: this command only works inside a CircleCI job" >&2; exit 1',

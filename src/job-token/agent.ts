@@ -1,0 +1,57 @@
+import { promises as fs } from 'node:fs';
+import { basename } from 'node:path';
+import { findOnPath } from '../core/path-lookup.ts';
+import { formatDuration } from '../core/units.ts';
+import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../core/process.ts';
+
+/**
+ * Which program mints job tokens in this step. CircleCI's job agent is `circleci-agent`; `circleci`
+ * is its alias, which self-hosted runners may lack, and which the stand-alone CircleCI CLI (where
+ * `circleci run` starts CI runs) can shadow. The rule, in order:
+ * 1. `circleci-agent` on PATH: the agent.
+ * 2. `circleci` on PATH that resolves (through links) to a file named `circleci-agent`: the agent.
+ * 3. another `circleci`: asked `circleci run oidc get --help` (help only, never a run, with a
+ *    deadline); the agent if it exits 0 and its help names `--claims`, else a foreign program.
+ */
+export type AgentLookup = { found: true; command: string; name: 'circleci-agent' | 'circleci' } | { found: false; problem: string };
+
+export interface AgentLookupDeps {
+  run?: RunProcess;
+  realpath?: (path: string) => Promise<string>;
+  probeDeadlineMs?: number;
+}
+
+const PROBE_DEADLINE_MS = 5_000;
+
+export async function findAgent(env: Readonly<Record<string, string | undefined>>, deps: AgentLookupDeps = {}): Promise<AgentLookup> {
+  const agent = await findOnPath('circleci-agent', env.PATH);
+  if (agent) return { found: true, command: agent, name: 'circleci-agent' };
+  const alias = await findOnPath('circleci', env.PATH);
+  if (!alias) return { found: false, problem: 'neither circleci-agent nor circleci is on PATH (CircleCI puts them there in its jobs; an SSH rerun or a changed PATH may lack them)' };
+  const target = await (deps.realpath ?? fs.realpath)(alias).catch(() => alias);
+  if (basename(target) === 'circleci-agent') return { found: true, command: alias, name: 'circleci' };
+  const verdict = await probe(alias, env, deps);
+  if (verdict === undefined) return { found: true, command: alias, name: 'circleci' };
+  return {
+    found: false,
+    problem: `${alias} is not CircleCI's job agent (${verdict}; the stand-alone CircleCI CLI is one such program), and circleci-agent is not on PATH`,
+  };
+}
+
+/** undefined: the program knows `run oidc get --claims`; else why it is taken for another program. */
+async function probe(command: string, env: Readonly<Record<string, string | undefined>>, deps: AgentLookupDeps): Promise<string | undefined> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), deps.probeDeadlineMs ?? PROBE_DEADLINE_MS);
+  try {
+    const result = await (deps.run ?? realRunProcess)({ command, args: ['run', 'oidc', 'get', '--help'], env: { ...env }, signal: controller.signal });
+    if (controller.signal.aborted) return `\`circleci run oidc get --help\` did not answer within ${formatDuration(deps.probeDeadlineMs ?? PROBE_DEADLINE_MS)}`;
+    if (result.exitCode !== 0) return `\`circleci run oidc get --help\` exited with ${result.exitCode}`;
+    if (!/--claims\b/.test(`${result.stdout}\n${result.stderr}`)) return '`circleci run oidc get --help` does not offer --claims';
+    return undefined;
+  } catch (error) {
+    if (error instanceof ProcessStartError) return error.message;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
