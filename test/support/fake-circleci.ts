@@ -1,5 +1,5 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { makeTempDir } from './tempdir.ts';
 
 /**
@@ -8,8 +8,8 @@ import { makeTempDir } from './tempdir.ts';
  * `run oidc get --help` (naming --claims, as regauth's agent check wants), and for
  * `run oidc get --claims '{"aud":"X"}'` prints a token freshly signed by the local issuer (its
  * test-only mint endpoint), as the real agent prints one freshly minted by CircleCI. Its directory
- * goes first on a job's PATH. `name` is the program's name: `circleci` (the agent's alias, the
- * default) or `circleci-agent`.
+ * goes first on a job's PATH. `name` is the program on PATH: `circleci` (the default: a link to
+ * the agent, kept off PATH, as the agent's alias) or `circleci-agent`.
  */
 export interface FakeCircleci {
   dir: string;
@@ -37,8 +37,12 @@ export function fakeCircleci(mintUrl: string, node = process.execPath, name: 'ci
     `exec ${q(node)} -e ${q(mint)} ${q(mintUrl)} "$5"`,
     '',
   ].join('\n');
-  writeFileSync(join(dir, name), script);
-  chmodSync(join(dir, name), 0o755);
+  // `circleci` is a link to the agent, as the agent's alias; the agent itself stays off PATH then.
+  const program = name === 'circleci' ? join(dir, 'agent', 'circleci-agent') : join(dir, name);
+  mkdirSync(dirname(program), { recursive: true });
+  writeFileSync(program, script);
+  chmodSync(program, 0o755);
+  if (name === 'circleci') symlinkSync(program, join(dir, 'circleci'));
   return { dir, calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 
