@@ -23,7 +23,22 @@ export interface AgentLookupDeps {
 
 const PROBE_DEADLINE_MS = 5_000;
 
-export async function findAgent(env: Readonly<Record<string, string | undefined>>, deps: AgentLookupDeps = {}): Promise<AgentLookup> {
+/** One lookup per PATH in a process (a login asks up to three times), for the real lookup only. */
+const lookups = new Map<string, Promise<AgentLookup>>();
+
+export function findAgent(env: Readonly<Record<string, string | undefined>>, deps: AgentLookupDeps = {}): Promise<AgentLookup> {
+  const real = (deps.run ?? realRunProcess) === realRunProcess && deps.realpath === undefined && deps.probeDeadlineMs === undefined;
+  if (!real) return lookUp(env, deps);
+  const key = env.PATH ?? '';
+  let lookup = lookups.get(key);
+  if (lookup === undefined) {
+    lookup = lookUp(env, deps);
+    lookups.set(key, lookup);
+  }
+  return lookup;
+}
+
+async function lookUp(env: Readonly<Record<string, string | undefined>>, deps: AgentLookupDeps): Promise<AgentLookup> {
   const agent = await findOnPath('circleci-agent', env.PATH);
   if (agent) return { found: true, command: agent, name: 'circleci-agent' };
   const alias = await findOnPath('circleci', env.PATH);
