@@ -42,15 +42,13 @@ async function lookUp(env: Readonly<Record<string, string | undefined>>, deps: A
   const agent = await findOnPath('circleci-agent', env.PATH);
   if (agent) return { found: true, command: agent, name: 'circleci-agent' };
   const alias = await findOnPath('circleci', env.PATH);
-  if (!alias) return { found: false, problem: 'neither circleci-agent nor circleci is on PATH (CircleCI puts them there in its jobs; an SSH rerun or a changed PATH may lack them)' };
+  if (!alias) return { found: false, problem: 'neither circleci-agent nor circleci is on PATH' };
   const target = await (deps.realpath ?? fs.realpath)(alias).catch(() => alias);
   if (basename(target) === 'circleci-agent') return { found: true, command: alias, name: 'circleci' };
   const verdict = await probe(alias, env, deps);
   if (verdict === undefined) return { found: true, command: alias, name: 'circleci' };
-  return {
-    found: false,
-    problem: `${alias} is not CircleCI's job agent (${verdict}; the stand-alone CircleCI CLI is one such program), and circleci-agent is not on PATH`,
-  };
+  // e.g. the stand-alone CircleCI CLI, where `circleci run` starts CI runs.
+  return { found: false, problem: `${alias} is not CircleCI's job agent (${verdict}), nor is circleci-agent on PATH` };
 }
 
 /** undefined: the program knows `run oidc get --claims`; else why it is taken for another program. */
@@ -59,9 +57,9 @@ async function probe(command: string, env: Readonly<Record<string, string | unde
   const timer = setTimeout(() => controller.abort(), deps.probeDeadlineMs ?? PROBE_DEADLINE_MS);
   try {
     const result = await (deps.run ?? realRunProcess)({ command, args: ['run', 'oidc', 'get', '--help'], env: { ...env }, signal: controller.signal });
-    if (controller.signal.aborted) return `\`circleci run oidc get --help\` did not answer within ${formatDuration(deps.probeDeadlineMs ?? PROBE_DEADLINE_MS)}`;
-    if (result.exitCode !== 0) return `\`circleci run oidc get --help\` exited with ${result.exitCode}`;
-    if (!/--claims\b/.test(`${result.stdout}\n${result.stderr}`)) return '`circleci run oidc get --help` does not offer --claims';
+    if (controller.signal.aborted) return `its help gave no answer within ${formatDuration(deps.probeDeadlineMs ?? PROBE_DEADLINE_MS)}`;
+    if (result.exitCode !== 0) return `its help exited with ${result.exitCode}`;
+    if (!/--claims\b/.test(`${result.stdout}\n${result.stderr}`)) return 'its help offers no --claims';
     return undefined;
   } catch (error) {
     if (error instanceof ProcessStartError) return error.message;

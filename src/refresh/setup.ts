@@ -15,6 +15,7 @@ import { bundleSource } from './bundle-source.ts';
 import { audiences, type TokenClaims } from '../job-token/index.ts';
 import { isoSeconds, type Reporter } from '../core/output.ts';
 import { findAgent } from '../job-token/agent.ts';
+import { clockTime } from '../core/units.ts';
 
 /** What a login hands over so that the helper serves its registries from now on. */
 export interface ServeInput {
@@ -147,5 +148,5 @@ export async function announceServed(reporter: Reporter, env: Env, served: Serve
   }
   reporter.line(`regauth: credential helper: ${served.installed.note}`);
   const agent = await findAgent(env);
-  if (!agent.found) reporter.line(`regauth: a later refresh cannot mint a job token: ${agent.problem}; the credentials last until ${isoSeconds(lastsUntil)}`);
+  if (!agent.found) reporter.line(`regauth: credentials last until ${clockTime(lastsUntil)}, no renewal: ${agent.problem}`);
 }

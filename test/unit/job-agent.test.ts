@@ -79,20 +79,20 @@ describe('findAgent', () => {
     const dir = bin({ circleci: 'foreign' });
     const error = (await mintOidcToken('A', { env: { PATH: dir }, retryDeps: noWait }).catch((e: unknown) => e)) as Error;
     expect(error.message).toBe(
-      `could not mint an OIDC token with aud "A": ${join(dir, 'circleci')} is not CircleCI's job agent (\`circleci run oidc get --help\` does not offer --claims; the stand-alone CircleCI CLI is one such program), and circleci-agent is not on PATH`,
+      `could not mint an OIDC token with aud "A": ${join(dir, 'circleci')} is not CircleCI's job agent (its help offers no --claims), nor is circleci-agent on PATH`,
     );
     expect(calls(dir, 'circleci')).toEqual(['run oidc get --help']);
   });
 
   it('neither: one line naming both, nothing started', async () => {
     const dir = bin({});
-    await expect(mintOidcToken('A', { env: { PATH: dir }, retryDeps: noWait })).rejects.toThrow(/^could not mint an OIDC token with aud "A": neither circleci-agent nor circleci is on PATH \(/);
+    await expect(mintOidcToken('A', { env: { PATH: dir }, retryDeps: noWait })).rejects.toThrow(/^could not mint an OIDC token with aud "A": neither circleci-agent nor circleci is on PATH$/);
   });
 
   it('a circleci whose help never ends is given up on at the deadline', async () => {
     const dir = bin({ circleci: 'hangs' });
     const lookup = await findAgent({ PATH: dir }, { probeDeadlineMs: 300 });
-    expect(lookup).toEqual({ found: false, problem: expect.stringMatching(/did not answer within 0.3 s/) });
+    expect(lookup).toEqual({ found: false, problem: expect.stringMatching(/its help gave no answer within 0.3 s/) });
   });
 
   it('a job token that is still valid is used without any agent on PATH', async () => {
