@@ -22,6 +22,7 @@ export interface AgentLookupDeps {
 }
 
 const PROBE_DEADLINE_MS = 5_000;
+const PROBE_ENV = ['PATH', 'HOME', 'LANG', 'TMPDIR'] as const;
 
 /** One lookup per PATH in a process (a login asks up to three times), for the real lookup only. */
 const lookups = new Map<string, Promise<AgentLookup>>();
@@ -56,7 +57,9 @@ async function probe(command: string, env: Readonly<Record<string, string | unde
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), deps.probeDeadlineMs ?? PROBE_DEADLINE_MS);
   try {
-    const result = await (deps.run ?? realRunProcess)({ command, args: ['run', 'oidc', 'get', '--help'], env: { ...env }, signal: controller.signal });
+    // A program not yet known to be the agent gets none of the job's variables (tokens among them).
+    const bare = Object.fromEntries(PROBE_ENV.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])));
+    const result = await (deps.run ?? realRunProcess)({ command, args: ['run', 'oidc', 'get', '--help'], env: bare, signal: controller.signal });
     if (controller.signal.aborted) return `its help gave no answer within ${formatDuration(deps.probeDeadlineMs ?? PROBE_DEADLINE_MS)}`;
     if (result.exitCode !== 0) return `its help exited with ${result.exitCode}`;
     if (!/--claims\b/.test(`${result.stdout}\n${result.stderr}`)) return 'its help offers no --claims';

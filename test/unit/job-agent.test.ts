@@ -29,7 +29,7 @@ function bin(programs: Record<string, 'agent' | 'foreign' | 'hangs' | { linkTo: 
       kind === 'agent'
         ? ['if [ "$*" = "run oidc get --help" ]; then echo "  --claims string   custom claims"; exit 0; fi', `if [ "$1 $2 $3 $4" = "run oidc get --claims" ]; then echo '${TOKEN}'; exit 0; fi`, 'exit 64']
         : kind === 'foreign'
-          ? ['echo "Usage: circleci run [trigger|watch]"', 'exit 0']
+          ? [`[ -n "$CIRCLE_OIDC_TOKEN_V2" ] && echo "saw a token" >> '${path}.calls'`, 'echo "Usage: circleci run [trigger|watch]"', 'exit 0']
           : ['exec /bin/sleep 30'];
     writeFileSync(path, ['#!/bin/bash', `printf '%s\\n' "$*" >> '${path}.calls'`, ...body, ''].join('\n'));
     chmodSync(path, 0o755);
@@ -77,7 +77,7 @@ describe('findAgent', () => {
 
   it('only a foreign circleci: one line saying so, and it is asked for help only (never `run oidc get --claims`)', async () => {
     const dir = bin({ circleci: 'foreign' });
-    const error = (await mintOidcToken('A', { env: { PATH: dir }, retryDeps: noWait }).catch((e: unknown) => e)) as Error;
+    const error = (await mintOidcToken('A', { env: { PATH: dir, CIRCLE_OIDC_TOKEN_V2: TOKEN }, retryDeps: noWait }).catch((e: unknown) => e)) as Error;
     expect(error.message).toBe(
       `could not mint an OIDC token with aud "A": ${join(dir, 'circleci')} is not CircleCI's job agent (its help offers no --claims), nor is circleci-agent on PATH`,
     );
