@@ -9,9 +9,8 @@ import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
-import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
+import { audiences, decodeTokenClaims, describeClaims, diagnose, findAgent, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
 import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
-import { isOnPath } from '../core/path-lookup.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 
@@ -24,8 +23,8 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
   if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
   reporter.line(`regauth: OIDC token from ${first.source}: ${describeClaims(claims, Date.now())}`);
-  // Re-minting needs a CircleCI CLI that can mint; without one STS's verdict (and the diagnosis) stands.
-  const reauth = !first.mintFailed && (await isOnPath('circleci', env.PATH)) ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
+  // Re-minting needs CircleCI's job agent; without it STS's verdict (and the diagnosis) stands.
+  const reauth = !first.mintFailed && (await findAgent(env)).found ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
 
   let assumed;
   try {

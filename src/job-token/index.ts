@@ -3,3 +3,4 @@ export { decodeTokenClaims, isExpiringWithin, describeClaims, audiences, type To
 export { diagnose, providerName } from './diagnose.ts';
 export { diagnoseTokenExchange, diagnosePermissionDenied, describeClaimsForGoogle, federatedPrincipals, GOOGLE_SUBJECT_LIMIT, type GoogleTarget } from './diagnose-google.ts';
 export { obtainOidcToken, mintOidcToken, type ObtainTokenOptions, type OidcToken, type TokenSource } from './token.ts';
+export { findAgent, type AgentLookup } from './agent.ts';

@@ -15,7 +15,8 @@ import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
 import { audiences, type TokenClaims } from '../job-token/index.ts';
 import { isoSeconds, type Reporter } from '../core/output.ts';
-import { isOnPath } from '../core/path-lookup.ts';
+import { findAgent } from '../job-token/agent.ts';
+import { clockTime } from '../core/units.ts';
 
 /** What a login hands over so that the helper serves its registries from now on. */
 export interface ServeInput {
@@ -136,7 +137,6 @@ export async function announceServed(reporter: Reporter, env: Env, served: Serve
     reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
   }
   reporter.line(`regauth: credential helper: ${served.installed.note}`);
-  if (!(await isOnPath('circleci', env.PATH))) {
-    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${isoSeconds(lastsUntil)}`);
-  }
+  const agent = await findAgent(env);
+  if (!agent.found) reporter.line(`regauth: credentials last until ${clockTime(lastsUntil)}, no renewal: ${agent.problem}`);
 }

@@ -141,6 +141,8 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
         '# FAKE circleci CLI for the regauth tests; it is not the CircleCI CLI.',
         `printf '%s\\n' "$*" >> ${q(log)}`,
         'if [ "$#" -eq 1 ] && [ "$1" = version ]; then echo "0.1.0-fake-for-tests"; exit 0; fi',
+        // regauth asks an unlinked `circleci` whether it is the job agent (src/job-token/agent.ts).
+        'if [ "$*" = "run oidc get --help" ]; then echo "  --claims string   custom claims (fake)"; exit 0; fi',
         `if [ "$#" -ne 5 ] || [ "$1" != run ] || [ "$2" != oidc ] || [ "$3" != get ] || [ "$4" != --claims ] || [ "$5" != ${q(JSON.stringify({ aud }))} ]; then`,
         '  echo "fake circleci: unexpected arguments: $*" >&2; exit 64',
         'fi',
@@ -159,7 +161,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       const cli = fakeCircleci(context, AUDIENCE, minted);
       const result = await login(context, { role_arn: AUD_ROLE, audience: AUDIENCE });
       expect(result.exitCode, result.stderr).toBe(0);
-      expect(cli.calls()).toEqual([`run oidc get --claims {"aud":"${AUDIENCE}"}`]);
+      expect(cli.calls().filter((c) => c.startsWith('run oidc get --claims'))).toEqual([`run oidc get --claims {"aud":"${AUDIENCE}"}`]);
       expect(result.stdout).toContain(`regauth: OIDC token from circleci run oidc get: iss=${aws.issuer.url} aud=${AUDIENCE} `);
       expect(stsEntries().map((e) => [e.roleArn, e.status])).toEqual([[AUD_ROLE, 200]]);
       expect(`${result.stdout}${result.stderr}`).not.toContain(minted);
@@ -171,7 +173,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       const cli = fakeCircleci(context, AUDIENCE, '');
       const result = await login(context, { role_arn: AUD_ROLE, audience: AUDIENCE });
       expect(result.exitCode).not.toBe(0);
-      const mints = cli.calls().filter((c) => c.startsWith('run oidc get'));
+      const mints = cli.calls().filter((c) => c.startsWith('run oidc get --claims'));
       expect(mints.length).toBeGreaterThanOrEqual(2);
       expect(mints.length).toBeLessThanOrEqual(5);
       expect(result.stderr).toBe(`regauth: ecr-oidc-login: could not mint an OIDC token with aud "${AUDIENCE}": circleci run oidc get printed no token (${mints.length} attempts); it works only inside a CircleCI job, on a machine or docker executor with the circleci CLI\n`);
@@ -184,7 +186,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       const cli = fakeCircleci(context, aws.orgId, await aws.mintToken());
       const result = await login(context);
       expect(result.exitCode, result.stderr).toBe(0);
-      expect(cli.calls().filter((c) => c.startsWith('run oidc get'))).toEqual([`run oidc get --claims {"aud":"${aws.orgId}"}`]);
+      expect(cli.calls().filter((c) => c.startsWith('run oidc get --claims'))).toEqual([`run oidc get --claims {"aud":"${aws.orgId}"}`]);
       expect(result.stdout).toContain('regauth: OIDC token from circleci run oidc get: ');
       expect(stsEntries().map((e) => e.status)).toEqual([200]);
     });
@@ -206,7 +208,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       const cli = fakeCircleci(context, aws.orgId, await aws.forgeToken());
       const result = await login(context);
       expect(result.exitCode).toBe(1);
-      expect(cli.calls().filter((c) => c.startsWith('run oidc get'))).toHaveLength(1);
+      expect(cli.calls().filter((c) => c.startsWith('run oidc get --claims'))).toHaveLength(1);
       expect(result.stdout).toContain(`regauth: STS refused the token as invalid or expired; minting a fresh one with aud ${aws.orgId}`);
       expect(stsEntries().map((e) => e.errorCode)).toEqual(['InvalidIdentityToken', 'InvalidIdentityToken']);
       expect(result.stdout).toContain(`regauth:   principal  Federated arn:aws:iam::${ACCOUNT}:oidc-provider/`);

@@ -206,7 +206,7 @@ describe.runIf(enabled)('gcp-oidc-login with refresh: docker-credential-regauth 
     expect(pulled.exitCode).not.toBe(0);
     const lines = pulled.stderr.split('\n').filter((line) => line.includes('regauth:'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/regauth: could not refresh the credentials for the registry \S+ \(could not mint an OIDC token with aud "[^"]+": circleci run oidc get circleci was not found on PATH[^)]*\), and the cached ones have expired; run regauth's login step again in this job/);
+    expect(lines[0]).toMatch(/regauth: could not refresh the credentials for the registry \S+ \(could not mint an OIDC token with aud "[^"]+": neither circleci-agent nor circleci is on PATH\), and the cached ones have expired; run regauth's login step again in this job/);
     expectNoSecret(context, [pulled.stdout, pulled.stderr]);
   }, 60_000);
 

@@ -216,7 +216,7 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const stale = await shStep(context, 'printf %s "$HOST" | docker-credential-regauth get', noCli);
     expect(stale.exitCode, stale.stdout + stale.stderr).toBe(0);
     expect((JSON.parse(stale.stdout) as { Secret: string }).Secret).toBe(ECR_PASSWORD);
-    expect(stale.stderr).toMatch(/^regauth: could not refresh the credentials for the registry [^\n]+ \(could not mint an OIDC token with aud "[^"]+": circleci run oidc get circleci was not found on PATH[^\n]*\); answering with the cached ones, valid until [^\n]+\n$/);
+    expect(stale.stderr).toMatch(/^regauth: could not refresh the credentials for the registry [^\n]+ \(could not mint an OIDC token with aud "[^"]+": neither circleci-agent nor circleci is on PATH\); answering with the cached ones, valid until [^\n]+\n$/);
 
     // The role's trust changed, and the cached password has expired: docker shows the line.
     await until(expiryOf(context, registry.host));
