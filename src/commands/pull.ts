@@ -8,13 +8,15 @@ import { isDockerHub, type ImageReference } from '../registry/reference.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { composeImages } from '../pull/compose.ts';
 import { registerDockerCredentials } from '../pull/credentials.ts';
-import { pullDocker, terminalAvailable } from '../pull/docker.ts';
+import { heldManifestDigests, pullDocker, terminalAvailable } from '../pull/docker.ts';
+import { readImageLayers } from '../pull/manifests.ts';
+import { planPulls, presentLayersOf } from '../pull/plan.ts';
 import { nodeFetch, type Fetch } from '../pull/http.ts';
 import { ProgressBoard, progressTimingFor, realProgressClock, type ProgressClock, type ProgressTiming } from '../pull/progress-board.ts';
 import { budgetWarning, readDockerHubBudget, readDockerHubBudgetReading } from '../pull/ratelimit.ts';
 import { runPulls } from '../pull/run.ts';
 import { stallDeadlineMs } from '../pull/stall.ts';
-import { failureSummary, summaryTable } from '../pull/summary.ts';
+import { failureSummary, planLine, summaryTable, transferLine } from '../pull/summary.ts';
 import { registryWaitProbe } from '../pull/wait-probe.ts';
 
 /**
@@ -32,6 +34,8 @@ export interface PullMainDeps {
   progressTiming?: ProgressTiming;
   /** Where relative compose files are looked up; default the working directory. */
   cwd?: string;
+  /** How long the pull plan may read manifests (manifests.ts PLAN_DEADLINE_MS). */
+  planDeadlineMs?: number;
 }
 
 export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {}): Promise<number> => {
@@ -43,15 +47,17 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const images = await withComposeImages(inputs.images, inputs.composeFiles, { run, env: childEnv, cwd: deps.cwd ?? process.cwd() }, (line) => reporter.line(line));
   // Before docker pulls: a registry may quote back what docker sent it.
   const domains = [...new Set([...images.map((ref) => ref.domain), ...(inputs.mirror === undefined ? [] : [inputs.mirror.split('/')[0] ?? ''])])];
-  await registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains });
+  // Independent look-ups, side by side: each is a process start or two.
+  const [credentials, terminal] = await Promise.all([registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains }), terminalAvailable(run, childEnv)]);
 
   const fetch = deps.fetch ?? nodeFetch;
   const budget = () => readDockerHubBudget({ env, fetch, redactor: reporter.redactor });
   const hubImages = images.some(isDockerHub);
 
   const clock = deps.clock ?? realProgressClock;
-  const terminal = await terminalAvailable(run, childEnv);
   const watchdog = { clock, terminal, stallMs: stallDeadlineMs(env, terminal) };
+  const layerBytes = new Map<string, number>();
+  let plannedBytes: number | undefined;
   const outcomes = await runPulls(
     { ...inputs, images },
     {
@@ -61,6 +67,24 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
       report: (line) => reporter.line(line),
       probeWait: registryWaitProbe({ env, fetch, redactor: reporter.redactor, now }),
       progress: new ProgressBoard(clock, (line) => reporter.line(line), deps.progressTiming ?? progressTimingFor(inputs.noOutputTimeoutMs)),
+      layerBytes,
+      async schedule(toPull) {
+        if (toPull.some(isDockerHub)) {
+          reporter.detail('regauth: pulling in the order given (no plan: Docker Hub counts a manifest read as a pull)');
+          return toPull.map((_, index) => index);
+        }
+        const [layers, held] = await Promise.all([
+          readImageLayers(toPull, { fetch, redactor: reporter.redactor, credentials: credentials.byDomain, platform: inputs.platform, ...(deps.planDeadlineMs === undefined ? {} : { deadlineMs: deps.planDeadlineMs }) }),
+          heldManifestDigests(run, childEnv),
+        ]);
+        const plan = planPulls(layers, presentLayersOf(layers, held));
+        plannedBytes = plan.bytes;
+        // No plan means today's behaviour: worth a line only to someone who asked for detail.
+        const line = planLine({ ...plan, reordered: plan.order.some((at, index) => at !== index) });
+        if (plan.planned) reporter.line(line);
+        else reporter.detail(line);
+        return plan.order;
+      },
       async beforePulls(toPull) {
         const hubPulls = toPull.filter(isDockerHub).length;
         if (hubPulls === 0 || inputs.mirror !== undefined) return;
@@ -73,7 +97,11 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
     },
   );
 
-  for (const line of summaryTable(outcomes, (now() - started) / 1000)) reporter.line(line);
+  const wallMs = now() - started;
+  for (const line of summaryTable(outcomes, wallMs / 1000)) reporter.line(line);
+  const fromDocker = [...layerBytes.values()].reduce((sum, bytes) => sum + bytes, 0);
+  const downloaded = layerBytes.size > 0 ? { bytes: fromDocker, from: 'docker' as const } : plannedBytes === undefined ? undefined : { bytes: plannedBytes, from: 'manifests' as const };
+  reporter.line(transferLine(outcomes, wallMs, downloaded));
   const failed = failureSummary(outcomes);
   if (failed === undefined) return 0;
   // After a rate limit the budget explains it; worth a second look even with a mirror.

@@ -60,7 +60,7 @@ describe('PullProgressParser', () => {
 });
 
 describe('ProgressBoard', () => {
-  const snapshot = (layersDone: number, bytesDone?: number) => ({ layersTotal: 3, layersDone, bytesDone, bytesTotal: bytesDone === undefined ? undefined : 30e6, upToDate: false, digest: undefined });
+  const snapshot = (layersDone: number, bytesDone?: number) => ({ layersTotal: 3, layersDone, bytesDone, bytesTotal: bytesDone === undefined ? undefined : 30e6, upToDate: false, digest: undefined, layerBytes: new Map<string, number>() });
 
   it('prints a changed line at most every 10 s and an unchanged one exactly every 20 s, for images still pulling', () => {
     const clock = fakeClock();
