@@ -121,7 +121,7 @@ export async function pullBench(overrides: Partial<PullBenchOptions> = {}, cappe
 }
 
 /** 3 × 40 MB behind a shared bandwidth cap: regauth against bare `xargs -P` docker pulls. */
-async function cappedBench(overrides: Partial<CappedBenchOptions>): Promise<BenchResult> {
+export async function cappedBench(overrides: Partial<CappedBenchOptions>): Promise<BenchResult> {
   const options = { ...CAPPED_BENCH_DEFAULTS, ...overrides };
   const stack: Partial<Stack> = {};
   try {
@@ -152,7 +152,7 @@ async function cappedBench(overrides: Partial<CappedBenchOptions>): Promise<Benc
   }
 }
 
-async function latencyBench(overrides: Partial<PullBenchOptions>): Promise<BenchResult> {
+export async function latencyBench(overrides: Partial<PullBenchOptions>): Promise<BenchResult> {
   const options = { ...PULL_BENCH_DEFAULTS, ...overrides };
   const stack: Partial<Stack> = {};
   try {
