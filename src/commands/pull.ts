@@ -47,7 +47,11 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const images = await withComposeImages(inputs.images, inputs.composeFiles, { run, env: childEnv, cwd: deps.cwd ?? process.cwd() }, (line) => reporter.line(line));
   // Before docker pulls: a registry may quote back what docker sent it.
   const domains = [...new Set([...images.map((ref) => ref.domain), ...(inputs.mirror === undefined ? [] : [inputs.mirror.split('/')[0] ?? ''])])];
-  // Independent look-ups, side by side: each is a process start or two.
+  // Independent look-ups, side by side: each is a process start or two. The engine's held
+  // digests are for the plan, awaited only there.
+  // Docker Hub images or a single image mean no plan (see schedule below): then no call.
+  const planned = images.length >= 2 && !images.some(isDockerHub);
+  const held = planned ? heldManifestDigests(run, childEnv) : Promise.resolve(new Set<string>());
   const [credentials, terminal] = await Promise.all([registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains }), terminalAvailable(run, childEnv)]);
 
   const fetch = deps.fetch ?? nodeFetch;
@@ -73,11 +77,11 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
           reporter.detail('regauth: pulling in the order given (no plan: Docker Hub counts a manifest read as a pull)');
           return toPull.map((_, index) => index);
         }
-        const [layers, held] = await Promise.all([
+        const [layers, heldDigests] = await Promise.all([
           readImageLayers(toPull, { fetch, redactor: reporter.redactor, credentials: credentials.byDomain, platform: inputs.platform, ...(deps.planDeadlineMs === undefined ? {} : { deadlineMs: deps.planDeadlineMs }) }),
-          heldManifestDigests(run, childEnv),
+          held,
         ]);
-        const plan = planPulls(layers, presentLayersOf(layers, held));
+        const plan = planPulls(layers, presentLayersOf(layers, heldDigests));
         plannedBytes = plan.bytes;
         // No plan means today's behaviour: worth a line only to someone who asked for detail.
         const line = planLine({ ...plan, reordered: plan.order.some((at, index) => at !== index) });
