@@ -104,9 +104,10 @@ async function timedRun(stack: Stack, contender: Contender, step?: string): Prom
   const started = performance.now();
   const result =
     contender === 'regauth'
-      ? await runOrbCommand(stack.orb, 'pull', { images: stack.refs.join(' ') }, stack.job)
+      ? await runOrbCommand(stack.orb, 'pull', { images: stack.refs.join(' ') }, process.env.BENCH_VERBOSE === '1' ? { ...stack.job, env: { ...stack.job.env, REGAUTH_DEBUG: '1' } } : stack.job)
       : await runUserStep(stack.job, step ?? STEPS[contender], { BENCH_IMAGES: stack.refs.join(' ') });
   const seconds = (performance.now() - started) / 1000;
+  if (contender === 'regauth' && process.env.BENCH_VERBOSE === '1') console.log(result.stdout.split('\n').filter((line) => line.includes('timing')).join('\n'));
   if (result.exitCode !== 0) throw new Error(`${contender} run failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   const held = new Set((await imagesIn(stack.engine)).flatMap((image) => image.repoTags));
   const absent = stack.refs.filter((ref) => !held.has(ref));

@@ -9,8 +9,8 @@ import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { composeImages } from '../pull/compose.ts';
 import { registerDockerCredentials } from '../pull/credentials.ts';
 import { heldManifestDigests, pullDocker, terminalAvailable } from '../pull/docker.ts';
-import { readImageLayers } from '../pull/manifests.ts';
-import { planPulls, presentLayersOf } from '../pull/plan.ts';
+import { readImageLayers, type ManifestReadOptions } from '../pull/manifests.ts';
+import { planPulls, presentLayersOf, type PullSchedule } from '../pull/plan.ts';
 import { nodeFetch, type Fetch } from '../pull/http.ts';
 import { ProgressBoard, progressTimingFor, realProgressClock, type ProgressClock, type ProgressTiming } from '../pull/progress-board.ts';
 import { budgetWarning, readDockerHubBudget, readDockerHubBudgetReading } from '../pull/ratelimit.ts';
@@ -44,20 +44,31 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const childEnv = { ...env };
   const now = deps.now ?? Date.now;
   const started = now();
+  // Where the step's own time goes, for REGAUTH_DEBUG=1 (issue: fixed overhead).
+  const mark = (what: string): void => reporter.detail(`regauth: timing: ${what} at ${now() - started} ms`);
   const images = await withComposeImages(inputs.images, inputs.composeFiles, { run, env: childEnv, cwd: deps.cwd ?? process.cwd() }, (line) => reporter.line(line));
   // Before docker pulls: a registry may quote back what docker sent it.
   const domains = [...new Set([...images.map((ref) => ref.domain), ...(inputs.mirror === undefined ? [] : [inputs.mirror.split('/')[0] ?? ''])])];
-  // Independent look-ups, side by side: each is a process start or two. The engine's held
-  // digests are for the plan, awaited only there.
-  // Docker Hub images or a single image mean no plan (see schedule below): then no call.
-  const planned = images.length >= 2 && !images.some(isDockerHub);
-  const held = planned ? heldManifestDigests(run, childEnv) : Promise.resolve(new Set<string>());
-  const [credentials, terminal] = await Promise.all([registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains }), terminalAvailable(run, childEnv)]);
-
   const fetch = deps.fetch ?? nodeFetch;
+  // Independent look-ups, side by side: each is a process start or a few requests. The plan
+  // (manifest reads, see plan.ts) starts as soon as the credentials are known, so its round
+  // trips overlap the terminal check and the present-digest checks.
+  // Docker Hub images or a single image mean no plan: then nothing is read.
+  const planned = images.length >= 2 && !images.some(isDockerHub);
+  const held = planned ? heldManifestDigests(run, childEnv) : undefined;
+  const credentialsRead = registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains });
+  const planReady =
+    held === undefined
+      ? undefined
+      : credentialsRead
+          .then((credentials) => readPlan(images, { fetch, redactor: reporter.redactor, credentials: credentials.byDomain, platform: inputs.platform, ...(deps.planDeadlineMs === undefined ? {} : { deadlineMs: deps.planDeadlineMs }) }, held))
+          // Never fail a pull for its plan: the given order then.
+          .catch(() => planPulls(images.map(() => ({ known: false as const, reason: 'the plan could not be made' }))));
+  const [, terminal] = await Promise.all([credentialsRead, terminalAvailable(run, childEnv)]);
   const budget = () => readDockerHubBudget({ env, fetch, redactor: reporter.redactor });
   const hubImages = images.some(isDockerHub);
 
+  mark('credentials and terminal check done');
   const clock = deps.clock ?? realProgressClock;
   const watchdog = { clock, terminal, stallMs: stallDeadlineMs(env, terminal) };
   const layerBytes = new Map<string, number>();
@@ -73,21 +84,20 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
       progress: new ProgressBoard(clock, (line) => reporter.line(line), deps.progressTiming ?? progressTimingFor(inputs.noOutputTimeoutMs)),
       layerBytes,
       async schedule(toPull) {
-        if (toPull.some(isDockerHub)) {
-          reporter.detail('regauth: pulling in the order given (no plan: Docker Hub counts a manifest read as a pull)');
+        if (planReady === undefined) {
+          reporter.detail('regauth: pulling in the order given (no plan: a Docker Hub image, whose manifest reads count as pulls, or a single image)');
           return toPull.map((_, index) => index);
         }
-        const [layers, heldDigests] = await Promise.all([
-          readImageLayers(toPull, { fetch, redactor: reporter.redactor, credentials: credentials.byDomain, platform: inputs.platform, ...(deps.planDeadlineMs === undefined ? {} : { deadlineMs: deps.planDeadlineMs }) }),
-          held,
-        ]);
-        const plan = planPulls(layers, presentLayersOf(layers, heldDigests));
+        const plan = await planReady;
+        mark('manifests read');
         plannedBytes = plan.bytes;
         // No plan means today's behaviour: worth a line only to someone who asked for detail.
         const line = planLine({ ...plan, reordered: plan.order.some((at, index) => at !== index) });
         if (plan.planned) reporter.line(line);
         else reporter.detail(line);
-        return plan.order;
+        // The plan covers every image; the pulls are those not already present.
+        const rank = new Map(plan.order.map((imageIndex, position) => [images[imageIndex]?.normalized, position]));
+        return toPull.map((ref, index) => ({ index, at: rank.get(ref.normalized) ?? index })).sort((a, b) => a.at - b.at).map(({ index }) => index);
       },
       async beforePulls(toPull) {
         const hubPulls = toPull.filter(isDockerHub).length;
@@ -101,6 +111,7 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
     },
   );
 
+  mark('pulls and sizes done');
   const wallMs = now() - started;
   for (const line of summaryTable(outcomes, wallMs / 1000)) reporter.line(line);
   const fromDocker = [...layerBytes.values()].reduce((sum, bytes) => sum + bytes, 0);
@@ -112,6 +123,20 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   if (hubImages && outcomes.some((o) => !o.ok && o.category === 'rate-limit')) reporter.line(await budget());
   throw new UserError(failed);
 }) satisfies CommandMain;
+
+/**
+ * The plan from every image's manifest. The engine's held digests are used only if docker has
+ * answered by the time the manifests are read: on a cold engine they change nothing, and a
+ * docker call must not hold up the pulls.
+ */
+async function readPlan(images: readonly ImageReference[], options: ManifestReadOptions, held: Promise<Set<string>>): Promise<PullSchedule> {
+  let heldNow = new Set<string>();
+  void held.then((digests) => {
+    heldNow = digests;
+  });
+  const layers = await readImageLayers(images, options);
+  return planPulls(layers, presentLayersOf(layers, heldNow));
+}
 
 /** `images`, then what the compose files name that `images` does not. */
 async function withComposeImages(images: ImageReference[], files: string[], deps: Parameters<typeof composeImages>[1], report: (line: string) => void): Promise<ImageReference[]> {
