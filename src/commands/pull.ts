@@ -53,8 +53,9 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   // Independent look-ups, side by side: each is a process start or a few requests. The plan
   // (manifest reads, see plan.ts) starts as soon as the credentials are known, so its round
   // trips overlap the terminal check and the present-digest checks.
-  // Docker Hub images or a single image mean no plan: then nothing is read.
-  const planned = images.length >= 2 && !images.some(isDockerHub);
+  // No plan, so nothing is read, when every pull starts at once anyway (no more images than
+  // `concurrency`: the order they start in is then a matter of milliseconds), or for Docker Hub.
+  const planned = images.length > inputs.concurrency && !images.some(isDockerHub);
   const held = planned ? heldManifestDigests(run, childEnv) : undefined;
   const credentialsRead = registerDockerCredentials(env, reporter.redactor, { run, env: childEnv, domains });
   const planReady =
@@ -85,7 +86,7 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
       layerBytes,
       async schedule(toPull) {
         if (planReady === undefined) {
-          reporter.detail('regauth: pulling in the order given (no plan: a Docker Hub image, whose manifest reads count as pulls, or a single image)');
+          reporter.detail('regauth: pulling in the order given (no plan: every pull starts at once, or a Docker Hub image, whose manifest reads count as pulls)');
           return toPull.map((_, index) => index);
         }
         const plan = await planReady;

@@ -56,6 +56,15 @@ describe.runIf(enabled)('regauth/pull plans its order from the manifests, and pu
     await Promise.allSettled(stops.map((stop) => stop()));
   });
 
+  it('makes no plan, and reads nothing, when every pull starts at once', async () => {
+    const from = proxy.requests.length;
+    const result = await runOrbCommand(orb, 'pull', { images: refs.join(' '), concurrency: 3 }, job);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).not.toMatch(/pull plan/);
+    // Only docker's own manifest requests: a HEAD of each tag, then its GET by digest.
+    expect(proxy.requests.slice(from).filter((r) => r.kind === 'manifests' && r.method === 'GET' && !/\/manifests\/sha256:/.test(r.path))).toEqual([]);
+  });
+
   it('reads every manifest with the saved login and starts the biggest download first', async () => {
     const from = proxy.requests.length;
     const result = await runOrbCommand(orb, 'pull', { images: refs.join(' '), concurrency: 1 }, job);
@@ -85,7 +94,7 @@ describe.runIf(enabled)('regauth/pull plans its order from the manifests, and pu
   it('reports a pull of images the engine already holds as a no-op, with no bytes', async () => {
     const first = await runOrbCommand(orb, 'pull', { images: refs.join(' ') }, job);
     expect(first.exitCode, first.stderr).toBe(0);
-    const again = await runOrbCommand(orb, 'pull', { images: refs.join(' ') }, job);
+    const again = await runOrbCommand(orb, 'pull', { images: refs.join(' '), concurrency: 2 }, job);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^regauth: nothing downloaded in \d+\.\d s: every image was already up to date$/m);
     // The plan saw every manifest held: nothing to download.
