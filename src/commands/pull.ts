@@ -20,9 +20,9 @@ import { failureSummary, planLine, summaryTable, transferLine } from '../pull/su
 import { registryWaitProbe } from '../pull/wait-probe.ts';
 
 /**
- * regauth/pull: parse → credentials → compose → present → budget → pull → summary. Exits
- * (through runCommand, the only catch) 0 when every image was pulled, 1 naming every one that
- * was not, 2 on bad input.
+ * regauth/pull: parse → compose → credentials (+ plan, terminal check) → present → budget → pull
+ * in the planned order → summary. Exits (through runCommand, the only catch) 0 when every image
+ * was pulled, 1 naming every one that was not, 2 on bad input.
  */
 export interface PullMainDeps {
   runProcess?: RunProcess;
