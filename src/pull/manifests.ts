@@ -123,7 +123,7 @@ export function parseManifest(body: string, contentType: string | null): ParsedM
     }
     return { kind: 'index', entries };
   }
-  if (!MANIFEST_TYPES.has(type) && !(type === '' && Array.isArray(parsed.layers))) return { kind: 'odd', reason: `media type ${JSON.stringify(type.slice(0, 80))}` };
+  if (!MANIFEST_TYPES.has(type) && !(type === '' && Array.isArray(parsed.layers))) return { kind: 'odd', reason: `media type ${/^[\w.+/-]{1,80}$/.test(type) ? type : '(unreadable)'}` };
   const layers: PlannedLayer[] = [];
   for (const layer of Array.isArray(parsed.layers) ? parsed.layers : []) {
     if (!isRecord(layer) || typeof layer.digest !== 'string' || !DIGEST.test(layer.digest) || typeof layer.size !== 'number' || !Number.isSafeInteger(layer.size) || layer.size < 0) {

@@ -60,6 +60,8 @@ describe('manifests', () => {
     expect(parseManifest(JSON.stringify({ schemaVersion: 1, mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws', fsLayers: [] }), null)).toMatchObject({ kind: 'odd' });
     expect(parseManifest(JSON.stringify({ mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [{ digest: d(1) }] }), null)).toMatchObject({ kind: 'odd' });
     expect(parseManifest('<html>', null)).toMatchObject({ kind: 'odd' });
+    // The registry's words reach a line only when they look like a media type.
+    expect(parseManifest(JSON.stringify({ mediaType: 'x\u001b[31mred', layers: [] }), null)).toEqual({ kind: 'odd', reason: 'media type (unreadable)' });
     if (parsed.kind !== 'index') throw new Error('index expected');
     expect(pickPlatform(parsed.entries, 'linux/amd64')).toBe(d(4));
     expect(pickPlatform(parsed.entries, 'linux/arm64')).toBe(d(3));
