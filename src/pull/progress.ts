@@ -25,6 +25,8 @@ export interface PullSnapshot {
    * A layer another pull fetched shows up in both; callers count ids once.
    */
   layerBytes: ReadonlyMap<string, number>;
+  /** Every layer docker named is downloaded (or was held): what is left is unpacking. */
+  downloaded: boolean;
 }
 
 type LayerState = 'waiting' | 'downloading' | 'downloaded' | 'extracting' | 'done';
@@ -85,6 +87,7 @@ export class PullProgressParser {
       upToDate: this.upToDate,
       digest: this.digest,
       layerBytes,
+      downloaded: this.layers.size > 0 && [...this.layers.values()].every((layer) => layer.state !== 'waiting' && layer.state !== 'downloading'),
     };
   }
 

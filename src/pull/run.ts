@@ -62,8 +62,10 @@ export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullO
   const outcomes: PullOutcome[] = present.map((outcome) => outcome as PullOutcome);
   const stopProgress = deps.progress?.start();
   try {
-    await mapWithConcurrency(order, plan.concurrency, async ({ ref, index }) => {
-      const outcome = await trackedPull(ref, plan, deps, mirror);
+    // A pull that has downloaded every layer and only unpacks gives its slot to the next one:
+    // `concurrency` bounds the pulls using the network, so the engine's download slots stay busy.
+    await mapWithConcurrency(order, plan.concurrency, async ({ ref, index }, _position, release) => {
+      const outcome = await trackedPull(ref, plan, deps, mirror, release);
       deps.report(progressLine(outcome));
       outcomes[index] = outcome;
     });
@@ -122,10 +124,11 @@ export function samePlatform(held: string | undefined, wanted: string): boolean 
   return os === heldOs && arch === heldArch && (variant === undefined || variant === heldVariant);
 }
 
-async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState): Promise<PullOutcome> {
+async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState, release: () => void = () => undefined): Promise<PullOutcome> {
   const tracker = deps.progress?.track(ref.normalized);
   const watch = (snapshot: PullSnapshot): void => {
     tracker?.update(snapshot);
+    if (snapshot.downloaded) release();
     if (deps.layerBytes !== undefined) for (const [id, bytes] of snapshot.layerBytes) deps.layerBytes.set(id, bytes);
   };
   try {
