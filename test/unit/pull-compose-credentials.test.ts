@@ -63,8 +63,21 @@ describe('compose_files', () => {
     },
   );
 
-  it('refuses an image compose names that is no valid reference', () => {
-    expect(() => parseComposeImages('ok:1\n-bad\n')).toThrow(/^compose_files: docker compose names an image regauth will not pull, "-bad"/);
+  it('refuses an image compose names that is no valid reference, quoting it only when the files hold it as written', () => {
+    expect(() => parseComposeImages('ok:1\n-bad\n', () => ({ literal: true, templates: [] }))).toThrow(/^compose_files: docker compose names an image regauth will not pull, "-bad"/);
+    // Resolved from a variable holding a secret: where it came from, never a piece of it.
+    const secret = 's3cr3t+Value';
+    let message = '';
+    try {
+      parseComposeImages(`ok:1\nreg.example.com/app:${secret}\n`, () => ({ literal: false, templates: ['compose.yml: image: "reg.example.com/app:${API_KEY}"'] }));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(
+      'compose_files: docker compose names an image regauth will not pull (image 2 of its list, resolved by compose from compose.yml: image: "reg.example.com/app:${API_KEY}"; ' +
+        'not shown, as a variable may hold a secret): the tag (not shown) may only contain letters, digits, "_", "." and "-", and must not start with "." or "-"',
+    );
+    expect(message.toLowerCase()).not.toContain('s3cr3t');
   });
 });
 

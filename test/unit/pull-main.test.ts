@@ -68,6 +68,8 @@ describe('regauth/pull main', () => {
       expect.stringMatching(new RegExp(`^docker.io/library/postgres:16  ${DIGEST} +\\d+\\.\\d +12\\.3MB +1\n$`)),
       expect.stringContaining(`ghcr.io/a/b:1                  ${DIGEST}`),
       expect.stringMatching(/^total: 2 of 2 images, 24\.7 MB in \d+\.\d s\n$/),
+      // Without a terminal docker prints no sizes, and Docker Hub's manifests are not read.
+      expect.stringMatching(/^regauth: pulled in \d+\.\d s; bytes downloaded unknown/),
     ]);
     // docker gets the user's environment (DOCKER_HOST); never a shell. Its status lines stay
     // in regauth: only the digest is taken from them, so no `image inspect` follows.
@@ -90,7 +92,7 @@ describe('regauth/pull main', () => {
       ['image', 'inspect', '--format', '{{json .RepoDigests}}', 'ghcr.io/a/b:1'],
       ['image', 'inspect', '--format', '{{json .Size}}', 'ghcr.io/a/b:1'],
     ]);
-    expect(out.at(-2)).toContain(`ghcr.io/a/b:1  ${DIGEST}`);
+    expect(out.at(-3)).toContain(`ghcr.io/a/b:1  ${DIGEST}`);
   });
 
   it('skips the budget line when no Docker Hub image is involved, or a mirror serves them', async () => {
