@@ -38,6 +38,8 @@ export const BUNDLE_OPTIONS = {
   // 20 release: import() of node builtins (the SDK's http handler) becomes require().
   supported: { 'dynamic-import': false },
   metafile: true,
+  // Each step's first line names the version (src/core/version.ts).
+  define: { REGAUTH_VERSION: JSON.stringify(packageVersion()) },
 } as const;
 
 /** The entry esbuild bundles for a command: its main, run by the shared command runner. */

@@ -1,3 +1,5 @@
+import { clockTime, formatDuration } from './units.ts';
+
 /**
  * The only place that writes to the step's output. Every line is redacted, stripped of control
  * characters and folded onto one line before it is written; text that came from outside
@@ -175,10 +177,43 @@ export class Reporter {
     if (this.verbose) this.line(text);
   }
 
+  /**
+   * A retried attempt, in one line without the remote text (the final failure line carries that
+   * once; with REGAUTH_DEBUG=1 each attempt's own words follow on a detail line).
+   */
+  retrying(what: string, attempt: number, reason: string, delayMs: number): void {
+    const own = withoutRemote(reason);
+    this.line(`regauth: ${what} failed (attempt ${attempt}${own ? `: ${own}` : ''}); retrying in ${formatDuration(delayMs)}`);
+    if (own !== reason.trim()) this.detail(`regauth:   attempt ${attempt}: ${reason}`);
+  }
+
   /** The single closing line of a failed step. */
   failure(text: string): void {
     this.err.write(`regauth: ${this.render(text.replace(/\s*\n\s*/g, ' '))}\n`);
   }
+}
+
+/** What each registry's one success line says besides the host and expiry: who, and whether it renews. */
+export interface LoginLineParts {
+  /** The role ARN, or what the keys are. */
+  identity: string;
+  /** `renews itself`, or why not. */
+  renewal: string;
+}
+
+/** `regauth: logged in to HOST as WHO, valid until 08:39:57 UTC, renews itself`: one line per registry. */
+export function loginLine(host: string, parts: LoginLineParts, expiresAt: Date | undefined, attempts = 1): string {
+  const until = expiresAt ? `, valid until ${clockTime(expiresAt)}` : '';
+  return `regauth: logged in to ${host} as ${parts.identity}${until}, ${parts.renewal}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`;
+}
+
+/** regauth's own part of a message: remote segments and the punctuation left around them removed. */
+export function withoutRemote(text: string): string {
+  return text
+    .replace(REMOTE_SEGMENT, '')
+    .replace(/\(\s*\)/g, '')
+    .replace(/[\s:;,(]+$/, '')
+    .trim();
 }
 
 /** `1.5 s`: how waits are shown. */

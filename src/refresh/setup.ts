@@ -13,7 +13,8 @@ import type { Recipe, UngroupedRecipe } from './recipe.ts';
 import { readHelperState, writeHelperState } from './state.ts';
 import { bundleSource } from './bundle-source.ts';
 import { audiences, type TokenClaims } from '../job-token/index.ts';
-import { isoSeconds, type Reporter } from '../core/output.ts';
+import type { Reporter } from '../core/output.ts';
+import { clockTime } from '../core/units.ts';
 import { isOnPath } from '../core/path-lookup.ts';
 
 /** What a login hands over so that the helper serves its registries from now on. */
@@ -139,14 +140,18 @@ export function dockerEnvWithHelper(env: Env, served: Served): Env {
   return served.installed.route === 'bash-env' ? { ...env, PATH: `${dirname(served.helperPath)}:${env.PATH ?? ''}` } : env;
 }
 
-/** The lines every refreshing login prints once its registries are served. */
-export async function announceServed(reporter: Reporter, env: Env, served: Served, hosts: readonly { host: string; expiresAt?: Date | undefined }[], lastsUntil: Date): Promise<void> {
-  for (const { host, expiresAt } of hosts) {
-    const until = expiresAt ? `token valid until ${isoSeconds(expiresAt)}, ` : '';
-    reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
+/**
+ * What every refreshing login prints once its registries are served (each registry's own line,
+ * `… renews itself`, is the login's): where the helper is, one line; how it got there and when it
+ * renews only with REGAUTH_DEBUG=1, unless the route needs the user's attention.
+ */
+export async function announceServed(reporter: Reporter, env: Env, served: Served, lastsUntil: Date): Promise<void> {
+  if (served.installed.route === 'bash-env') reporter.line(`regauth: credential helper: ${served.installed.note}`);
+  else {
+    reporter.line(`regauth: credential helper: installed ${served.helperPath}`);
+    reporter.detail(`regauth:   ${served.installed.note}; it renews a login from a fresh job token when less than 5 minutes are left`);
   }
-  reporter.line(`regauth: credential helper: ${served.installed.note}`);
   if (!(await isOnPath('circleci', env.PATH))) {
-    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${isoSeconds(lastsUntil)}`);
+    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${clockTime(lastsUntil)}`);
   }
 }
