@@ -33,18 +33,28 @@ export function composeArgs(paths: readonly string[]): string[] {
   return ['compose', ...paths.map((path) => `--file=${path}`), 'config', '--images'];
 }
 
-/** compose's answer → references, in order, duplicates removed. Pure. */
-export function parseComposeImages(stdout: string): ImageReference[] {
+/**
+ * compose's answer → references, in order, duplicates removed. Pure. A name compose resolved from
+ * a variable may hold (part of) a secret, so a refused one is quoted back only when `written`
+ * says the compose files spell it out; otherwise it is named by its position.
+ */
+export function parseComposeImages(stdout: string, written: (name: string) => boolean = () => false): ImageReference[] {
   const seen = new Set<string>();
   const images: ImageReference[] = [];
+  let position = 0;
   for (const line of stdout.split('\n')) {
     const item = line.trim();
     if (item === '') continue;
+    position += 1;
     let ref: ImageReference;
     try {
       ref = parseReference(item);
     } catch (error) {
-      if (error instanceof ReferenceFormatError) throw new UserError(`compose_files: docker compose names an image regauth will not pull, ${JSON.stringify(item.slice(0, 200))}: ${error.reason}`, 2);
+      if (error instanceof ReferenceFormatError) {
+        if (written(item)) throw new UserError(`compose_files: docker compose names an image regauth will not pull, ${JSON.stringify(item.slice(0, 200))}: ${error.reason}`, 2);
+        // Neither the name nor the reason (which quotes a part of it) is shown.
+        throw new UserError(`compose_files: docker compose names an image regauth will not pull, the image listed ${position}${ordinalSuffix(position)}: it resolved from a variable or .env to something that is not an image reference (not shown)`, 2);
+      }
       throw error;
     }
     if (seen.has(ref.normalized)) continue;
@@ -80,8 +90,10 @@ export function buildOnlyImages(json: string): Set<string> {
 
 export interface ComposeImages {
   images: ImageReference[];
-  /** Services compose builds rather than pulls, by the image name compose lists for them. */
+  /** Services compose builds rather than pulls, by the image name compose lists for them (those the files spell out). */
   built: string[];
+  /** How many more it builds whose names the files do not spell out (perhaps from a variable: not shown). */
+  builtUnnamed: number;
 }
 
 export async function composeImages(files: readonly string[], deps: ComposeDeps): Promise<ComposeImages> {
@@ -112,7 +124,9 @@ export async function composeImages(files: readonly string[], deps: ComposeDeps)
   }
   const listed = result.stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '');
   const built = listed.length === 0 ? new Set<string>() : await builtImages(paths, deps);
-  return { images: parseComposeImages(listed.filter((name) => !built.has(name)).join('\n')), built: listed.filter((name) => built.has(name)) };
+  const texts = await Promise.all(paths.map((path) => fs.readFile(path, 'utf8').catch(() => '')));
+  const written = (name: string) => texts.some((text) => text.includes(name));
+  return { images: parseComposeImages(listed.filter((name) => !built.has(name)).join('\n'), written), built: listed.filter((name) => built.has(name) && written(name)), builtUnnamed: listed.filter((name) => built.has(name) && !written(name)).length };
 }
 
 /** Best effort: a compose without `--format json` builds nothing regauth can tell apart. */
@@ -123,4 +137,9 @@ async function builtImages(paths: readonly string[], deps: ComposeDeps): Promise
   } catch {
     return new Set();
   }
+}
+
+function ordinalSuffix(n: number): string {
+  if (n % 100 >= 11 && n % 100 <= 13) return 'th';
+  return ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th';
 }
