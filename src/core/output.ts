@@ -161,10 +161,31 @@ export class Reporter {
     private readonly err: Sink = process.stderr,
   ) {}
 
-  /** What any printed text becomes: remote segments rendered, the rest redacted, one line. */
+  private readonly shown: { value: string; shownAs: string }[] = [];
+
+  /**
+   * From now on `value` (in any letter case) is printed as `shownAs`: a parameter's `${VAR}`
+   * expansion is shown as where it came from, never as its contents (src/inputs/common.ts).
+   */
+  showAs(value: string, shownAs: string): void {
+    if (value.length < 4 || this.shown.some((entry) => entry.value === value)) return;
+    this.shown.push({ value, shownAs });
+    this.shown.sort((a, b) => b.value.length - a.value.length);
+  }
+
+  private sourced(text: string): string {
+    let out = text;
+    for (const { value, shownAs } of this.shown) {
+      const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      out = out.replace(new RegExp(escaped, 'giu'), () => shownAs);
+    }
+    return out;
+  }
+
+  /** What any printed text becomes: remote segments rendered, the rest redacted, expanded values shown by their source, one line. */
   render(text: string): string {
-    const rendered = text.replace(REMOTE_SEGMENT, (_m, segment: string) => safeRemoteText(segment, this.redactor));
-    const line = this.redactor.redact(stripControls(this.redactor.redact(rendered)));
+    const rendered = text.replace(REMOTE_SEGMENT, (_m, segment: string) => safeRemoteText(this.sourced(segment), this.redactor));
+    const line = this.sourced(this.redactor.redact(stripControls(this.redactor.redact(rendered))));
     return cut(line.trimEnd(), LINE_MAX);
   }
 
