@@ -380,7 +380,7 @@ function rows(): Row[] {
         expect(result.exitCode).toBe(0);
         // The retry line carries no remote text (the failure line would carry it once).
         expect(result.stdout).toMatch(/login to 127\.0\.0\.1:\d+ failed \(attempt 1\); retrying in \d+\.\d s/);
-        expect(result.stdout).toMatch(/logged in to 127\.0\.0\.1:\d+ as ci \(after 2 attempts\)/);
+        expect(result.stdout).toMatch(/logged in to 127\.0\.0\.1:\d+ as ci, does not renew \(a fixed password\) \(after 2 attempts\)/);
       },
     },
   ];
