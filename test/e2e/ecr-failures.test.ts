@@ -92,7 +92,7 @@ describe.runIf(enabled)('regauth ECR commands: failure classes through the packe
       const retries = result.stdout.split('\n').filter((line) => line.startsWith(`regauth: ${operation} failed (attempt `));
       expect(retries).toHaveLength(n);
       // The code only: the service's words are printed once, on a failure's closing line.
-      for (const line of retries) expect(line).toContain(`(attempt ${retries.indexOf(line) + 1}: ${reason.replace(/: .*/, '')})`);
+      for (const [index, line] of retries.entries()) expect(line).toContain(reason ? `(attempt ${index + 1}: ${reason.replace(/: .*/, '')})` : `(attempt ${index + 1}`);
       expect(loggedIn(result.context)).toEqual([registry.host]);
     });
   });

@@ -408,7 +408,7 @@ function inputRows(): Row[] {
           const output = (result.stdout + result.stderr).toLowerCase();
           expect(output.includes(secret.toLowerCase()) || pieces(secret.toLowerCase(), 10).some((piece) => output.includes(piece)), `${c.command} ${c.parameter}: ${result.stderr}`).toBe(false);
           expect(result.exitCode).toBe(2);
-          expect(stderrLines(result)).toEqual([expect.stringMatching(new RegExp(`^regauth: ${c.command}: parameter ${c.parameter}: .*\\$(REG_PASS|CIRCLE_OIDC_TOKEN)`))]);
+          expect(stderrLines(result)).toEqual([expect.stringMatching(new RegExp(`^regauth: ${c.command}: parameter ${c.parameter}: .*\\$\\{?(REG_PASS|CIRCLE_OIDC_TOKEN)`))]);
         }
         scenario.tally({ secretsPlanted: cases.length, hostileInputs: cases.length });
       },
