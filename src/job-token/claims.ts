@@ -53,7 +53,7 @@ export function describeClaims(claims: TokenClaims, nowMs: number): string {
   const parts = [`iss=${claims.iss ?? '(none)'}`, `aud=${audiences(claims).join(',') || '(none)'}`, `sub=${claims.sub ?? '(none)'}`];
   if (typeof claims.exp === 'number') {
     const delta = Math.round(claims.exp - nowMs / 1000);
-    const when = new Date(claims.exp * 1000).toISOString();
+    const when = clockTime(new Date(claims.exp * 1000));
     parts.push(`exp=${when} (${delta > 0 ? `in ${delta} s` : `expired ${-delta} s ago`})`);
   } else parts.push('exp=(none)');
   return parts.join(' ');

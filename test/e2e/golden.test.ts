@@ -195,6 +195,9 @@ describe.runIf(enabled)('golden output of every command, through the packed orb'
     it('success, refresh on', async () => {
       await golden('ecr-oidc-login', 'success', { role_arn: ROLE }, await job(), 'zero');
     });
+    it('success with REGAUTH_DEBUG=1: the claims, the role and the route too', async () => {
+      await golden('ecr-oidc-login', 'success-debug', { role_arn: ROLE }, await job({ REGAUTH_DEBUG: '1' }), 'zero');
+    });
     it('AccessDenied: the trust policy does not allow this sub', async () => {
       await golden('ecr-oidc-login', 'access-denied', { role_arn: RELEASE_ONLY_ROLE, refresh: false }, await job(), 'non-zero');
     });

@@ -13,7 +13,7 @@ const TARGET: GoogleTarget = { provider: 'projects/123456789/locations/global/wo
 
 describe('diagnosis for Google', () => {
   it("shows the sub's byte length beside the claims", () => {
-    expect(describeClaimsForGoogle(claims(), NOW)).toBe(`iss=https://oidc.circleci.com/org/${ORG} aud=${ORG} sub=${V2_SUB} (sub is ${Buffer.byteLength(V2_SUB)} bytes) exp=2026-12-01T12:10:00.000Z (in 600 s)`);
+    expect(describeClaimsForGoogle(claims(), NOW)).toBe(`iss=https://oidc.circleci.com/org/${ORG} aud=${ORG} sub=${V2_SUB} (sub is ${Buffer.byteLength(V2_SUB)} bytes) exp=12:10:00 UTC (in 600 s)`);
     expect(Buffer.byteLength(V1_SUB)).toBe(127);
   });
 
