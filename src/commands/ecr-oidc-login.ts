@@ -11,7 +11,7 @@ import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
-import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
+import { audiences, claimsDetail, decodeTokenClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
 import type { Reporter } from '../core/output.ts';
 import { clockTime } from '../core/units.ts';
 import { isOnPath } from '../core/path-lookup.ts';
@@ -26,7 +26,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   const claims = decodeTokenClaims(first.token);
   if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
   if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
-  reporter.detail(`regauth: OIDC token from ${first.source}: ${describeClaims(claims, Date.now())}`);
+  reporter.detail(`regauth: OIDC token from ${first.source}: ${claimsDetail(claims, Date.now())}`);
   // Re-minting needs a CircleCI CLI that can mint; without one STS's verdict (and the diagnosis) stands.
   const reauth = !first.mintFailed && (await isOnPath('circleci', env.PATH)) ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
 

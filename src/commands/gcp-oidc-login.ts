@@ -26,7 +26,7 @@ import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, serv
 import { recordExports } from '../refresh/state.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
-import { decodeTokenClaims, describeClaimsForGoogle, diagnosePermissionDenied, diagnoseTokenExchange, obtainOidcToken, type Diagnosis, type GoogleTarget, type TokenClaims } from '../job-token/index.ts';
+import { claimsDetail, decodeTokenClaims, diagnosePermissionDenied, diagnoseTokenExchange, obtainOidcToken, type Diagnosis, type GoogleTarget, type TokenClaims } from '../job-token/index.ts';
 
 /** The user name Artifact Registry and gcr.io take with an OAuth access token. */
 const USERNAME = 'oauth2accesstoken';
@@ -55,7 +55,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
   if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
   const claims = decodeTokenClaims(first.token);
-  reporter.detail(`regauth: OIDC token from ${first.source}: ${describeClaimsForGoogle(claims, Date.now())}`);
+  reporter.detail(`regauth: OIDC token from ${first.source}: ${claimsDetail(claims, Date.now())} (sub: ${Buffer.byteLength(claims.sub ?? '')} bytes)`);
 
   const settings: GoogleMintSettings = {
     workloadIdentityProvider: inputs.provider.name,

@@ -59,6 +59,12 @@ export function describeClaims(claims: TokenClaims, nowMs: number): string {
   return parts.join(' ');
 }
 
+/** The debug line's claims (REGAUTH_DEBUG=1): the quoted claims and when the token expires. */
+export function claimsDetail(claims: TokenClaims, nowMs: number): string {
+  const expiry = typeof claims.exp === 'number' && claims.exp * 1000 > nowMs ? ` exp=${clockTime(new Date(claims.exp * 1000))}` : '';
+  return `${claimsLine(claims, nowMs)}${expiry}`;
+}
+
 /**
  * The claims a failure shows next to what the trust side must allow: `iss="…" aud="…" sub="…"`,
  * and the expiry when it has passed. The values are the issuer's words, so they are quoted as

@@ -146,8 +146,12 @@ export function dockerEnvWithHelper(env: Env, served: Served): Env {
  * renews only with REGAUTH_DEBUG=1, unless the route needs the user's attention.
  */
 export async function announceServed(reporter: Reporter, env: Env, served: Served, lastsUntil: Date): Promise<void> {
-  if (served.installed.route === 'bash-env' || reporter.verbose) reporter.line(`regauth: credential helper: ${served.installed.note}`);
-  else reporter.line(`regauth: credential helper: installed ${served.helperPath}`);
+  const { route, note } = served.installed;
+  if (route === 'bash-env') reporter.line(`regauth: credential helper: ${note}`);
+  else {
+    reporter.line(`regauth: credential helper: installed ${served.helperPath}`);
+    reporter.detail(`regauth:   ${route === 'sudo' ? 'through passwordless sudo; ' : ''}its directory is on the job's PATH, so every later step and shell finds it`);
+  }
   reporter.detail('regauth:   it renews a login from a fresh job token when less than 5 minutes are left');
   if (!(await isOnPath('circleci', env.PATH))) {
     reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${clockTime(lastsUntil)}`);

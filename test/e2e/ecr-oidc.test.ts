@@ -161,7 +161,7 @@ describe.runIf(enabled)('regauth/ecr-oidc-login through the packed orb', () => {
       const result = await login(context, { role_arn: AUD_ROLE, audience: AUDIENCE });
       expect(result.exitCode, result.stderr).toBe(0);
       expect(cli.calls()).toEqual([`run oidc get --claims {"aud":"${AUDIENCE}"}`]);
-      expect(result.stdout).toContain(`regauth: OIDC token from circleci run oidc get: iss=${aws.issuer.url} aud=${AUDIENCE} `);
+      expect(result.stdout).toContain(`regauth: OIDC token from circleci run oidc get: iss="${aws.issuer.url}" aud="${AUDIENCE}" `);
       expect(stsEntries().map((e) => [e.roleArn, e.status])).toEqual([[AUD_ROLE, 200]]);
       expect(`${result.stdout}${result.stderr}`).not.toContain(minted);
       expect(Object.keys(dockerAuths(context))).toEqual([registry.host]);

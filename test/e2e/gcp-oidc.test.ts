@@ -189,7 +189,7 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
       const result = await login(context, { audience: AUD });
       expect(result.exitCode, result.stderr).toBe(0);
       expect(shims.invocations().filter((i) => i.tool === 'circleci').map((i) => i.argv)).toEqual([['run', 'oidc', 'get', '--claims', JSON.stringify({ aud: AUD })]]);
-      expect(result.stdout).toContain(`regauth: OIDC token from circleci run oidc get: iss=${google.issuer.url} aud=${AUD} `);
+      expect(result.stdout).toContain(`regauth: OIDC token from circleci run oidc get: iss="${google.issuer.url}" aud="${AUD}" `);
       expect(requests()).toEqual([1, 1]);
       expect(`${result.stdout}${result.stderr}`).not.toContain(minted);
     } finally {

@@ -171,6 +171,14 @@ describe.runIf(enabled)('golden output of every command, through the packed orb'
     const result = await runOrbCommand(orb, command, params, context);
     if (expectedExit === 'zero') expect(result.exitCode, result.stderr).toBe(0);
     else expect(result.exitCode, result.stdout).not.toBe(0);
+    // The style every command keeps: regauth's own lines are prefixed and, but for quoted remote
+    // text, at most 160 characters (the closing failure line on stderr carries what, why and
+    // what to do, and may be longer); a failure is at most five lines (pull's table aside).
+    for (const line of result.stdout.split('\n').filter((text) => text.startsWith('regauth: '))) {
+      expect(line.replace(/"(?:[^"\\]|\\.)*"/g, '""').length, line).toBeLessThanOrEqual(160);
+    }
+    for (const line of result.stderr.split('\n').filter(Boolean)) expect(line).toMatch(/^regauth: /);
+    if (expectedExit === 'non-zero' && command !== 'pull') expect(`${result.stdout}${result.stderr}`.split('\n').filter(Boolean).length).toBeLessThanOrEqual(5);
     expectGolden(command, name, result, names(context));
     return result;
   }
