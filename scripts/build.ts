@@ -47,6 +47,8 @@ export const BUNDLE_OPTIONS = {
   // 20 release: import() of node builtins (the SDK's http handler) becomes require().
   supported: { 'dynamic-import': false },
   metafile: true,
+  // Each step's first line names the version (src/core/version.ts).
+  define: { REGAUTH_VERSION: JSON.stringify(packageVersion()) },
 } as const;
 
 /**

@@ -104,10 +104,10 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
         const hubPulls = toPull.filter(isDockerHub).length;
         if (hubPulls === 0 || inputs.mirror !== undefined) return;
         const reading = await readDockerHubBudgetReading({ env, fetch, redactor: reporter.redactor });
-        reporter.line(reading.line);
+        reporter.line(`regauth: ${reading.line}`);
         // One pull per image: each docker pull fetches one architecture.
         const warning = budgetWarning(reading.remaining, hubPulls);
-        if (warning !== undefined) reporter.line(warning);
+        if (warning !== undefined) reporter.line(`regauth: ${warning}`);
       },
     },
   );
@@ -121,7 +121,7 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const failed = failureSummary(outcomes);
   if (failed === undefined) return 0;
   // After a rate limit the budget explains it; worth a second look even with a mirror.
-  if (hubImages && outcomes.some((o) => !o.ok && o.category === 'rate-limit')) reporter.line(await budget());
+  if (hubImages && outcomes.some((o) => !o.ok && o.category === 'rate-limit')) reporter.line(`regauth: ${await budget()}`);
   throw new UserError(failed);
 }) satisfies CommandMain;
 
@@ -143,7 +143,10 @@ async function readPlan(images: readonly ImageReference[], options: ManifestRead
 async function withComposeImages(images: ImageReference[], files: string[], deps: Parameters<typeof composeImages>[1], report: (line: string) => void): Promise<ImageReference[]> {
   if (files.length === 0) return images;
   const fromCompose = await composeImages(files, deps);
-  if (fromCompose.built.length > 0) report(`compose_files: not pulled, compose builds them: ${fromCompose.built.join(', ')}`);
+  if (fromCompose.built.length + fromCompose.builtUnnamed > 0) {
+    const unnamed = fromCompose.builtUnnamed > 0 ? `${fromCompose.built.length > 0 ? ' and ' : ''}${fromCompose.builtUnnamed} not named in the files (not shown)` : '';
+    report(`regauth: compose_files: not pulled, compose builds them: ${fromCompose.built.join(', ')}${unnamed}`);
+  }
   const seen = new Set(images.map((ref) => ref.normalized));
   const added = fromCompose.images.filter((ref) => !seen.has(ref.normalized));
   if (images.length === 0 && added.length === 0) throw new UserError(`compose_files: ${files.join(', ')} name no images, and images is empty: nothing to pull`, 2);

@@ -25,6 +25,8 @@ export interface EcrOidcInputs extends EcrTargetInputs {
 }
 
 export interface EcrStaticInputs extends EcrTargetInputs {
+  /** The variable the keys were read from (shown instead of the key id). */
+  accessKeyName: string;
   accessKeyId: string;
   secretAccessKey: string;
   /** AWS_SESSION_TOKEN, read only with the standard AWS_ACCESS_KEY_ID pair (temporary keys). */
@@ -72,5 +74,5 @@ export function parseEcrStaticInputs(env: Env): EcrStaticInputs {
   const secretAccessKey = (secretKey.value ?? '').trim();
   if (/\s/.test(secretAccessKey) || secretAccessKey.length < 16) throw new InputError('secret_access_key', `the value of ${secretKey.name} is not an AWS secret access key`);
   const sessionToken = accessKey.name === 'AWS_ACCESS_KEY_ID' ? env.AWS_SESSION_TOKEN?.trim() || undefined : undefined;
-  return { ...parseTargets(env), accessKeyId, secretAccessKey, sessionToken };
+  return { ...parseTargets(env), accessKeyName: accessKey.name, accessKeyId, secretAccessKey, sessionToken };
 }

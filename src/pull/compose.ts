@@ -135,8 +135,10 @@ export function buildOnlyImages(json: string): Set<string> {
 
 export interface ComposeImages {
   images: ImageReference[];
-  /** Services compose builds rather than pulls, by the image name compose lists for them. */
+  /** Services compose builds rather than pulls, by the image name compose lists for them (those the files spell out). */
   built: string[];
+  /** How many more it builds whose names the files do not spell out (perhaps from a variable: not shown). */
+  builtUnnamed: number;
 }
 
 export async function composeImages(files: readonly string[], deps: ComposeDeps): Promise<ComposeImages> {
@@ -178,7 +180,11 @@ export async function composeImages(files: readonly string[], deps: ComposeDeps)
     }
   }
   const origin = (item: string): ImageOrigin => origins.get(item) ?? { literal: false, templates: [] };
-  return { images: parseComposeImages(toPull.join('\n'), origin), built: listed.filter((name) => built.has(name)) };
+  // A built image's name may come from a variable too: only names the files spell out are shown.
+  const texts = built.size === 0 ? [] : await Promise.all(paths.map((path) => fs.readFile(path, 'utf8').catch(() => '')));
+  const written = (name: string): boolean => texts.some((text) => text.includes(name));
+  const builtNames = listed.filter((name) => built.has(name));
+  return { images: parseComposeImages(toPull.join('\n'), origin), built: builtNames.filter(written), builtUnnamed: builtNames.filter((name) => !written(name)).length };
 }
 
 /** Best effort: a compose without `--format json` builds nothing regauth can tell apart. */

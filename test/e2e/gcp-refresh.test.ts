@@ -111,8 +111,7 @@ describe.runIf(enabled)('gcp-oidc-login with refresh: docker-credential-regauth 
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
     for (const host of [registry.host, registryB.host]) {
-      expect(result.stdout).toContain(`regauth: logged in to ${host} as oauth2accesstoken (token valid until `);
-      expect(result.stdout).toContain(`regauth: ${host} is served by docker-credential-regauth from now on`);
+      expect(result.stdout).toMatch(new RegExp(`regauth: logged in to ${host.replaceAll('.', '\\.')} as ${SA.replaceAll('.', '\\.')}, valid until \\d\\d:\\d\\d:\\d\\d UTC, renews itself\\n`));
     }
     expect(result.stdout).not.toContain('warning');
     const docker = dockerConfig(context);

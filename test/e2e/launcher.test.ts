@@ -61,7 +61,7 @@ describe('the launcher every step starts with', () => {
     const result = await runOrbCommand(orb, 'logout', {}, job);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
-    expect(result.stdout).toMatch(/^regauth: nothing to log out of/);
+    expect(result.stdout).toMatch(/^regauth: regauth\/logout \S+\nregauth: nothing to log out of/);
   });
 
   it('refuses a cut payload in one line naming the sha256 it expected', async () => {
