@@ -22,3 +22,6 @@ while read -r name condition _; do
 done <"$(dirname "$0")/system-packages.txt"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# Debian's node 18 for the node-18 test lane (test/e2e/node18.test.ts), unpacked into the
+# repository's .cache/node18, never installed over the system's node.
+"$(dirname "$0")/node18.sh" fetch

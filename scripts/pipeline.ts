@@ -4,14 +4,17 @@
 //   node --import tsx scripts/pipeline.ts --check  exits 1 when the committed files differ
 //
 // Shape (after orb-tools): a setup config tests, builds, reviews, validates and publishes a dev
-// orb `org/regauth@dev:<sha>`, then continues the pipeline with .circleci/test-deploy.yml,
+// orb `<namespace>/regauth@dev:<sha>`, then continues the pipeline with .circleci/test-deploy.yml,
 // which uses that dev orb on a real machine (ECR through OIDC, Docker Hub, quay) and, on a
-// vX.Y.Z tag only, publishes the very same orb source as org/regauth@X.Y.Z.
+// vX.Y.Z tag only, publishes the very same orb source as <namespace>/regauth@X.Y.Z. The namespace
+// and URLs come from package.json's "orb" (scripts/lib/orb-identity.ts).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sdk from '@circleci/circleci-config-sdk';
 import { stringify } from 'yaml';
+import { orbName, readOrbIdentity } from './lib/orb-identity.ts';
+import { EXCLUDED_RULES } from './lib/review.ts';
 import { repoRoot } from './lib/schema.ts';
 
 const { Config, Job, Workflow } = sdk;
@@ -20,7 +23,8 @@ const { Attach, Persist } = sdk.commands.workspace;
 const { DockerExecutor, MachineExecutor } = sdk.executors;
 const { ReusedCommand } = sdk.reusable;
 
-export const ORB_NAME = 'org/regauth';
+const IDENTITY = readOrbIdentity(repoRoot);
+export const ORB_NAME = orbName(IDENTITY);
 /** Context that holds CIRCLECI_CLI_TOKEN, a token allowed to publish ORB_NAME. */
 export const PUBLISH_CONTEXT = 'orb-publishing';
 /** Production releases: tags like v1.2.3, never branches. */
@@ -44,6 +48,7 @@ function defineIntegrationParameters(config: Cfg): void {
   for (const [name, value, description] of INTEGRATION_PARAMETERS) config.defineParameter(name, 'string', value, description);
 }
 
+const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
 const machine = () => new MachineExecutor('medium', 'ubuntu-2204:current');
 const node = () => new DockerExecutor('cimg/node:20.19');
 // The CLI image: `circleci orb validate/publish/source` read the token from CIRCLECI_CLI_TOKEN.
@@ -69,7 +74,20 @@ function setupConfig(): Cfg {
     new Checkout(),
     attachDist(),
     run('Install dependencies', 'npm ci'),
-    run('Review the packed orb (RC001-RC012 and regauth rules)', 'npx vitest run test/unit/review.test.ts'),
+    run(
+      `Review the orb: orb-tools RC001-RC012 (excluding ${Object.keys(EXCLUDED_RULES).join(', ')}: see scripts/lib/review.ts) and regauth's RG rules`,
+      'npx vitest run test/unit/review.test.ts',
+    ),
+    // RC006 / RC007 as review.bats asks them: each display URL answers 200 (after redirects).
+    run(
+      'RC006, RC007: source_url and home_url answer 200',
+      [
+        `for url in ${shellQuote(IDENTITY.sourceUrl)} ${shellQuote(IDENTITY.homeUrl)}; do`,
+        '  status="$(curl -s -L -o /dev/null -w \'%{http_code}\' --retry 5 --retry-delay 5 "$url")"',
+        '  if [ "$status" != 200 ]; then echo "regauth: $url answered HTTP $status, not 200: set orb.sourceUrl / orb.homeUrl in package.json" >&2; exit 1; fi',
+        'done',
+      ].join('\n'),
+    ),
   ]);
   const validate = new Job('validate', cli(), [
     attachDist(),
@@ -114,7 +132,7 @@ function testDeployConfig(): Cfg {
   const config = new Config();
   defineIntegrationParameters(config);
   config.defineParameter('dev_orb_version', 'string', 'dev:alpha', 'Dev orb label to test, set by the setup workflow.');
-  config.importOrb(new sdk.orb.OrbImport('regauth', 'org', 'regauth', '<< pipeline.parameters.dev_orb_version >>'));
+  config.importOrb(new sdk.orb.OrbImport('regauth', IDENTITY.namespace, IDENTITY.name, '<< pipeline.parameters.dev_orb_version >>'));
 
   const p = (name: string) => `<< pipeline.parameters.${name} >>`;
   const integration = new Job('integration', machine(), [

@@ -1,25 +1,34 @@
-// Checks a packed orb for what CircleCI's schema cannot see: orb-tools' review rules
-// (RC001–RC012) and regauth's own packing rules (RG*). Pure apart from reading package.json
-// for the default major version.
-import { readFileSync } from 'node:fs';
+// Checks the orb for what CircleCI's schema cannot see: orb-tools' review rules by their own
+// numbers and meanings (RC001–RC012, CircleCI-Public/orb-tools-orb src/scripts/review.bats) and
+// regauth's own rules (RG*). reviewOrb judges the packed orb; reviewOrbSource the orb/ folder
+// (RC009 and RC010's file names are about source files). Pure apart from reading files.
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { repoRoot, validateConfig, wrapOrbInConfig } from './schema.ts';
+
+/**
+ * The orb-tools rules regauth's pipeline excludes, each with its reason. RC006 and RC007 need
+ * the network, which this review has not: here they check the URL's form, and the pipeline's
+ * review job asks the URLs themselves (curl, as review.bats does).
+ */
+export const EXCLUDED_RULES: Readonly<Record<string, string>> = {
+  RC010: 'the command names ecr-oidc-login, ecr-login and gcp-oidc-login are the published interface (renaming them would break every user); parameter keys and every other name are still checked',
+};
+
+/** orb-tools' default `max_command_length` for RC009. */
+export const MAX_COMMAND_LENGTH = 64;
 
 export interface ReviewOptions {
   /** Major version examples must use; default: the major of package.json's version. */
   readonly major?: number;
   /** Registry name of the orb; default `org/regauth`. */
   readonly orbName?: string;
-  /** Run commands with more lines than this must come from a generated script. */
-  readonly maxInlineLines?: number;
-  /** Component names allowed to break snake_case (RC010); users asked for these names. */
+  /** Component names allowed to break snake_case (RC010): the published interface. */
   readonly snakeCaseWaived?: readonly string[];
   /** Schema file for validateConfig; default: its own resolution. */
   readonly schemaFile?: string;
 }
-
-/** Generated scripts open with this, so a long packed command can be told from inline text. */
-export const SCRIPT_MARKER = /^#!\/usr\/bin\/env bash\n# regauth\b/;
 
 const KINDS = ['commands', 'jobs', 'executors'] as const;
 const DEFAULT_WAIVED = ['ecr-oidc-login', 'ecr-login', 'gcp-oidc-login'];
@@ -28,6 +37,7 @@ const PARAMETER_REF = /(?<!\\)<<\s*parameters\.([A-Za-z0-9_-]+)\s*>>/g;
 const INTERPOLATION = /^<<\s*(parameters|pipeline)\.[A-Za-z0-9_.-]+\s*>>/;
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SNAKE_CASE = /^[a-z][a-z0-9_]*$/;
+/** regauth's RG09: a name that says nothing (orb-tools' RC004 only forbids the word "example"). */
 const GENERIC_EXAMPLE = /^(example|examples|usage|sample|test|demo|basic|default)[-_]?\d*$/;
 const WORKFLOW_JOB_KEYS = new Set(['requires', 'context', 'filters', 'name', 'matrix', 'pre-steps', 'post-steps', 'type', 'serial-group', 'override-with']);
 
@@ -127,14 +137,12 @@ function invocations(steps: unknown, at: string, out: [string, string, Obj][] = 
 
 function checkMetadata(orb: Obj, problems: string[]): void {
   const display = isObj(orb['display']) ? orb['display'] : {};
-  // RC001: source_url present; RC006 / RC007: source_url / home_url valid https URLs.
-  for (const [missingRule, invalidRule, key] of [['RC001', 'RC006', 'source_url'], ['RC007', 'RC007', 'home_url']] as const) {
-    const url = display[key];
-    if (!hasText(url)) {
-      problems.push(`${missingRule} display.${key}: missing`);
-      continue;
-    }
-    if (!isHttpsUrl(String(url))) problems.push(`${invalidRule} display.${key}: ${JSON.stringify(url)} is not a valid https URL`);
+  // RC001: source_url is set. RC006 / RC007: source_url / home_url (when set) are reachable; offline,
+  // their form is what can be checked (the pipeline's review job asks the URLs).
+  if (!hasText(display['source_url'])) problems.push('RC001 display.source_url: missing');
+  else if (!isHttpsUrl(String(display['source_url']))) problems.push(`RC006 display.source_url: ${JSON.stringify(display['source_url'])} is not a valid https URL`);
+  if (display['home_url'] !== undefined && !isHttpsUrl(String(display['home_url']))) {
+    problems.push(`RC007 display.home_url: ${JSON.stringify(display['home_url'])} is not a valid https URL`);
   }
   const description = orb['description'];
   if (!hasText(description)) problems.push('RC005 description: the orb has no description');
@@ -163,7 +171,7 @@ function checkComponent(kind: string, name: string, component: unknown, waived: 
     const pat = `${at}.parameters.${param}`;
     if (!SNAKE_CASE.test(param)) problems.push(`RC010 ${pat}: name is not snake_case`);
     if (!isObj(spec)) continue;
-    if (!hasText(spec['description'])) problems.push(`RC002 ${pat}: has no description`);
+    if (!hasText(spec['description'])) problems.push(`RG05 ${pat}: has no description`);
     if ('default' in spec) checkDefault(pat, spec, problems);
   }
 
@@ -179,16 +187,40 @@ function checkComponent(kind: string, name: string, component: unknown, waived: 
   }
 
   for (const [runAt, run] of runSteps(component['steps'], `${at}.steps`)) checkRun(runAt, run, problems);
+  checkKeyProperties(at, declared, body, problems);
+}
+
+/**
+ * RC012: a parameter whose default is an environment variable (`$…`) is not used in a `key`
+ * property (cache keys), where CircleCI does not expand environment variables.
+ */
+function checkKeyProperties(at: string, declared: Map<string, unknown>, body: unknown, problems: string[]): void {
+  const fromEnv = [...declared].filter(([, spec]) => isObj(spec) && typeof spec['default'] === 'string' && spec['default'].trim().startsWith('$')).map(([param]) => param);
+  if (fromEnv.length === 0) return;
+  const visit = (value: unknown, where: string): void => {
+    if (Array.isArray(value)) value.forEach((item, i) => visit(item, `${where}[${i}]`));
+    else if (isObj(value)) {
+      for (const [key, item] of Object.entries(value)) {
+        if ((key === 'key' || key === 'keys') && JSON.stringify(item) !== undefined) {
+          for (const param of fromEnv) {
+            if (new RegExp(`<<\\s*parameters\\.${param}\\s*>>`).test(JSON.stringify(item))) problems.push(`RC012 ${where}.${key}: uses parameter ${param}, whose default is an environment variable, which a key never expands`);
+          }
+        }
+        visit(item, `${where}.${key}`);
+      }
+    }
+  };
+  visit(body, at);
 }
 
 function checkDefault(at: string, spec: Obj, problems: string[]): void {
   const value = spec['default'];
   if (spec['type'] === 'env_var_name' && !(typeof value === 'string' && ENV_VAR_NAME.test(value))) {
-    problems.push(`RC011 ${at}: env_var_name default ${JSON.stringify(value)} must be a plain variable name`);
+    problems.push(`RG11 ${at}: env_var_name default ${JSON.stringify(value)} must be a plain variable name`);
   }
   // `${VAR}` is expanded by regauth at run time; a bare `$VAR` is a literal CircleCI never expands.
   if (spec['type'] === 'string' && typeof value === 'string' && /(^|[^\\$])\$[A-Za-z_]/.test(value)) {
-    problems.push(`RC011 ${at}: default ${JSON.stringify(value)} holds a bare $VAR that is never expanded; write \${VAR}`);
+    problems.push(`RG11 ${at}: default ${JSON.stringify(value)} holds a bare $VAR that is never expanded; write \${VAR}`);
   }
 }
 
@@ -207,22 +239,6 @@ function checkRun(at: string, run: unknown, problems: string[]): void {
   }
 }
 
-function checkLongCommands(orb: Obj, maxLines: number, problems: string[]): void {
-  for (const kind of ['commands', 'jobs'] as const) {
-    for (const [name, component] of entries(orb[kind])) {
-      if (!isObj(component)) continue;
-      for (const [at, run] of runSteps(component['steps'], `${kind}.${name}.steps`)) {
-        const command = isObj(run) ? run['command'] : run;
-        if (typeof command !== 'string') continue;
-        const lines = command.trimEnd().split('\n').length;
-        if (lines > maxLines && !SCRIPT_MARKER.test(command.trimStart())) {
-          problems.push(`RC009 ${at}: ${lines}-line command is inline; include it from orb/scripts (generated scripts start with "#!/usr/bin/env bash" and "# regauth")`);
-        }
-      }
-    }
-  }
-}
-
 function checkExamples(orb: Obj, options: Required<Pick<ReviewOptions, 'major' | 'orbName'>> & ReviewOptions, problems: string[]): void {
   const examples = entries(orb['examples']);
   if (examples.length === 0) problems.push('RC003 examples: the orb has no usage example');
@@ -230,8 +246,9 @@ function checkExamples(orb: Obj, options: Required<Pick<ReviewOptions, 'major' |
   const expected = `${options.orbName}@${options.major}`;
   for (const [name, example] of examples) {
     const at = `examples.${name}`;
-    if (GENERIC_EXAMPLE.test(name) || name.split(/[-_]/).filter(Boolean).length < 2) {
-      problems.push(`RC004 ${at}: name does not say what the example shows`);
+    if (/example/i.test(name)) problems.push(`RC004 ${at}: the name contains the word "example"; name what it shows`);
+    else if (GENERIC_EXAMPLE.test(name) || name.split(/[-_]/).filter(Boolean).length < 2) {
+      problems.push(`RG09 ${at}: name does not say what the example shows`);
     }
     if (!isObj(example)) continue;
     if (!hasText(example['description'])) problems.push(`RC002 ${at}: has no description`);
@@ -243,9 +260,9 @@ function checkExamples(orb: Obj, options: Required<Pick<ReviewOptions, 'major' |
     const aliases = entries(usage['orbs'])
       .filter(([, ref]) => typeof ref === 'string' && ref.startsWith(`${options.orbName}@`))
       .map(([alias, ref]) => [alias, String(ref)] as const);
-    if (aliases.length === 0) problems.push(`RC012 ${at}.usage.orbs: does not use ${expected}`);
+    if (aliases.length === 0) problems.push(`RC011 ${at}.usage.orbs: does not use ${expected}`);
     for (const [alias, ref] of aliases) {
-      if (ref !== expected) problems.push(`RC012 ${at}.usage.orbs.${alias}: uses ${ref}; examples must use ${expected}`);
+      if (ref !== expected) problems.push(`RC011 ${at}.usage.orbs.${alias}: uses ${ref}; examples must use ${expected}`);
     }
     const orbs: Obj = { ...(isObj(usage['orbs']) ? usage['orbs'] : {}) };
     for (const [alias] of aliases) orbs[alias] = inline;
@@ -301,18 +318,17 @@ export function checkOrbUsage(packedOrb: object, config: object, alias = 'regaut
 
 /**
  * Reviews a packed orb (the object `dist/orb.yml` parses to). Returns one line per problem,
- * each starting with its rule (RC001–RC012 after orb-tools' review, RG* regauth's own);
- * empty when the orb passes.
+ * each starting with its rule (RC* as orb-tools' review.bats numbers them, RG* regauth's own);
+ * empty when the orb passes. RC009 and RC010's file names are reviewOrbSource's.
  */
 export function reviewOrb(packedOrb: object, options: ReviewOptions = {}): string[] {
   const orb = packedOrb as Obj;
-  const settings = { ...options, major: options.major ?? currentMajor(), orbName: options.orbName ?? 'org/regauth' };
+  const settings = { ...options, major: options.major ?? currentMajor(), orbName: options.orbName ?? defaultOrbName() };
   const waived = new Set(options.snakeCaseWaived ?? DEFAULT_WAIVED);
   const problems: string[] = [];
 
   checkMetadata(orb, problems);
   for (const kind of KINDS) for (const [name, component] of entries(orb[kind])) checkComponent(kind, name, component, waived, problems);
-  checkLongCommands(orb, options.maxInlineLines ?? 3, problems);
 
   for (const [at, text] of strings(orb, '')) {
     if (text.includes('<<include(')) problems.push(`RG03 ${at.replace(/^\./, '') || '(root)'}: leftover <<include(...)>>`);
@@ -322,4 +338,45 @@ export function reviewOrb(packedOrb: object, options: ReviewOptions = {}): strin
   for (const problem of validateConfig(wrapOrbInConfig(inline), options.schemaFile)) problems.push(`RG08 orb: ${problem}`);
   checkExamples(orb, settings, problems);
   return [...new Set(problems)];
+}
+
+/** `namespace/name` from package.json (scripts/lib/orb-identity.ts reads the same fields). */
+function defaultOrbName(root: string = repoRoot): string {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name?: unknown; orb?: { namespace?: unknown } };
+  return `${String(pkg.orb?.namespace ?? '')}/${String(pkg.name ?? '')}`;
+}
+
+/**
+ * The rules review.bats applies to source files: RC009 (a run command longer than
+ * `maxCommandLength` characters comes from `<<include(...)>>`) and RC010's file names (jobs,
+ * commands and executors without `-`), in an orb source folder such as orb/.
+ */
+export function reviewOrbSource(sourceDir: string, options: { maxCommandLength?: number; snakeCaseWaived?: readonly string[] } = {}): string[] {
+  const maxLength = options.maxCommandLength ?? MAX_COMMAND_LENGTH;
+  const waived = new Set(options.snakeCaseWaived ?? DEFAULT_WAIVED);
+  const problems: string[] = [];
+  for (const kind of ['jobs', 'commands', 'executors']) {
+    let files: string[];
+    try {
+      files = readdirSync(path.join(sourceDir, kind)).filter((file) => file.endsWith('.yml')).sort();
+    } catch {
+      continue;
+    }
+    for (const file of files) {
+      const at = `${kind}/${file}`;
+      if (file.includes('-') && !waived.has(path.basename(file, '.yml'))) problems.push(`RC010 ${at}: the file name is not snake_case`);
+      if (kind === 'executors') continue;
+      const component = parse(readFileSync(path.join(sourceDir, kind, file), 'utf8')) as unknown;
+      const steps = isObj(component) ? component['steps'] : undefined;
+      if (!Array.isArray(steps)) continue;
+      steps.forEach((step: unknown, i: number) => {
+        const run = isObj(step) ? step['run'] : undefined;
+        if (run === undefined) return;
+        const command = isObj(run) ? run['command'] : run;
+        if (typeof command !== 'string' || command.length <= maxLength || /^<<\s*include\(/.test(command.trim())) return;
+        problems.push(`RC009 ${at} steps[${i}].run: a ${command.length}-character command is inline; move it to a script and use <<include(scripts/…)>>`);
+      });
+    }
+  }
+  return problems;
 }

@@ -1,19 +1,17 @@
-import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
-import { exportProfile, profilePaths, PROFILE_NAME } from '../clouds/aws/profile.ts';
+import { assumeRoleWithWebIdentity, AwsCallError, awsFailureWhat, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
+import { exportProfile, staticCredentialsPath, writeStaticCredentials } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
-import { rememberSecretFiles } from '../docker/login.ts';
 import { dockerLoginEcr, fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
 import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
-import { announceServed, dockerEnvWithHelper, exportRefreshingAwsProfile, planRefresh, refreshAudience, serveThroughHelper } from '../refresh/setup.ts';
-import { recordExports } from '../refresh/state.ts';
+import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, refreshingCredentialProcess, serveThroughHelper } from '../refresh/setup.ts';
 import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
-import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
-import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
-import { isOnPath } from '../core/path-lookup.ts';
+import { audiences, claimsDetail, decodeTokenClaims, diagnose, findAgent, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
+import type { Reporter } from '../core/output.ts';
+import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 
@@ -25,9 +23,9 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   const claims = decodeTokenClaims(first.token);
   if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
   if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
-  reporter.line(`regauth: OIDC token from ${first.source}: ${describeClaims(claims, Date.now())}`);
-  // Re-minting needs a CircleCI CLI that can mint; without one STS's verdict (and the diagnosis) stands.
-  const reauth = !first.mintFailed && (await isOnPath('circleci', env.PATH)) ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
+  reporter.detail(`regauth: OIDC token from ${first.source}: ${claimsDetail(claims, Date.now())}`);
+  // Re-minting needs CircleCI's job agent; without it STS's verdict (and the diagnosis) stands.
+  const reauth = !first.mintFailed && (await findAgent(env)).found ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
 
   let assumed;
   try {
@@ -38,14 +36,14 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
       durationSeconds: inputs.sessionDurationSeconds,
       token: first.token,
       ...(reauth ? { reauth } : {}),
-      retry: { deps: retry, onRetry: (attempt, verdict, delay) => reporter.line(`regauth: sts:AssumeRoleWithWebIdentity failed (attempt ${attempt}: ${verdict.reason}); retrying in ${seconds(delay)}`) },
+      retry: { deps: retry, onRetry: (attempt, verdict, delay) => reporter.retrying('sts:AssumeRoleWithWebIdentity', attempt, verdict.reason, delay) },
     });
   } catch (error) {
     if (error instanceof AwsCallError && error.kind !== 'transient') {
-      // The claims were printed above; these lines name what the role's trust policy must allow.
-      const lines = diagnose(claims, inputs.roleArn, error.code).filter((line) => !line.startsWith('token claims:'));
+      // The claims next to what the role's trust policy must allow, then one closing line: five in all.
+      const { lines, cause } = diagnose(claims, inputs.roleArn, error.code);
       for (const line of lines) reporter.line(`regauth: ${line}`);
-      throw new UserError(`${error.message}; ${lines[lines.length - 1] ?? ''}`);
+      throw new UserError(`${awsFailureWhat(error.operation, error.classification, error.attempts)}; likely cause: ${cause}`);
     }
     throw error;
   }
@@ -53,7 +51,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   reporter.redactor.add(credentials.secretAccessKey);
   reporter.redactor.add(credentials.sessionToken);
   reporter.redactor.add(assumed.token);
-  reporter.line(`regauth: assumed ${assumed.assumedRoleArn || inputs.roleArn} as session ${inputs.roleSessionName}, credentials valid until ${isoSeconds(credentials.expiration)}`);
+  reporter.detail(`regauth: assumed ${inputs.roleArn}, credentials valid until ${clockTime(credentials.expiration)}`);
 
   const audience = refreshAudience(inputs.audience, claims, env);
   const plan = planRefresh(inputs.refresh, audience);
@@ -63,15 +61,11 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
     return 0;
   }
 
-  await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
+  await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry, identity: inputs.roleArn, renewal: 'does not renew (refresh: false)' });
 
   if (inputs.exportCredentials) {
-    // On record before the files exist: a step killed while writing leaves nothing logout cannot see.
-    const paths = profilePaths(env);
-    await rememberSecretFiles(env, [paths.credentialsFile, paths.configFile]);
-    const profile = await exportProfile(env, credentials, inputs.region);
-    await recordExports(env, ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_PROFILE']);
-    reporter.line(`regauth: exported the temporary credentials as AWS profile regauth (${profile.credentialsFile}, mode 0600); later steps get AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE through $BASH_ENV`);
+    const credentialProcess = await writeStaticCredentials(env, inputs.profile, credentials);
+    await exportAwsProfile(env, inputs, credentialProcess, reporter, `its keys are the ones from this login, in ${staticCredentialsPath(env, inputs.profile)} (mode 0600), valid until ${clockTime(credentials.expiration)}`);
   }
   return 0;
 };
@@ -116,12 +110,21 @@ async function serveRefreshing(
   });
   // docker login as with refresh: false, so the registry judges the password now and a refusal
   // fails this step rather than a later pull; docker hands it to the helper, which already has it.
-  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served) }, reporter, retry });
-  await announceServed(reporter, env, served, hosts.map((host, index) => ({ host, expiresAt: logins[index]?.expiresAt })), credentials.expiration);
+  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served) }, reporter, retry, identity: inputs.roleArn, renewal: 'renews itself' });
+  await announceServed(reporter, env, served, credentials.expiration);
   if (inputs.exportCredentials) {
-    const profile = await exportRefreshingAwsProfile(env, served, inputs.region, PROFILE_NAME);
-    reporter.line(`regauth: exported AWS profile ${PROFILE_NAME} (${profile.configFile}): its credential_process is docker-credential-regauth, which renews the keys as they near expiry; later steps get AWS_PROFILE and AWS_CONFIG_FILE through $BASH_ENV, never a key`);
+    await exportAwsProfile(env, inputs, refreshingCredentialProcess(served), reporter, 'its credential_process is docker-credential-regauth, which renews the keys as they near expiry');
   }
+}
+
+/** export_credentials: regauth's profile in the job's own AWS config; AWS_PROFILE for later steps, never a key. */
+async function exportAwsProfile(env: Env, inputs: ReturnType<typeof parseEcrOidcInputs>, credentialProcess: string, reporter: Reporter, how: string): Promise<void> {
+  const exported = await exportProfile(env, inputs.profile, { region: inputs.region, credential_process: credentialProcess });
+  if (exported.replaced === 'user') reporter.line(`regauth: ${exported.file} already had a profile ${exported.name}; regauth's replaces it for this job and logout gives it back`);
+  if (exported.replaced === 'regauth') reporter.line(`regauth: replaced the profile ${exported.name} an earlier regauth step of this job exported`);
+  reporter.line(`regauth: exported AWS profile ${exported.name} into ${exported.file} (${how}); later steps get AWS_PROFILE=${exported.name} through $BASH_ENV, never a key`);
+  // Static keys in the environment win over any profile for the AWS CLI and SDKs; name the variable, never its value.
+  if ((env.AWS_ACCESS_KEY_ID ?? '') !== '') reporter.line(`regauth: warning: AWS_ACCESS_KEY_ID is set in this job's environment; the AWS CLI and SDKs use it before any profile, so later steps act as those keys, not as profile ${exported.name}: unset it in steps that should use the role`);
 }
 
 /** Entry for `node <bundle> --regauth-helper …` (the refresh half of docker-credential-regauth). */

@@ -59,11 +59,16 @@ export async function readRegularFile(path: string): Promise<ReadOutcome> {
  * directory (not a link) that we own, and is tightened through its own handle, so a link swapped
  * in between the check and the chmod cannot redirect the chmod.
  */
-export async function ensurePrivateDirectory(path: string): Promise<void> {
+export async function ensurePrivateDirectory(path: string, options: { parents?: boolean } = {}): Promise<void> {
   try {
     await fs.mkdir(path, { mode: 0o700 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && options.parents && dirname(path) !== path) {
+      // Each missing level on its own, each checked: no link is followed on the way.
+      await ensurePrivateDirectory(dirname(path), options);
+      return ensurePrivateDirectory(path);
+    }
     if (code === 'ENOENT') {
       throw new UserError(`${dirname(path)} does not exist, so regauth cannot create ${path} in it`);
     }
@@ -145,14 +150,16 @@ export async function removeOwnedFile(base: string, file: string): Promise<Remov
 }
 
 /**
- * Replaces `path` whole: a fresh 0600 temp file beside it (O_EXCL, no link followed), then a
- * rename, which replaces a link at `path` rather than writing through it.
+ * Replaces `path` whole: a fresh temp file beside it (O_EXCL, no link followed, 0600 until it has
+ * its final `mode`), then a rename, which replaces a link at `path` rather than writing through
+ * it. Readers see the old file or the new one, never half. The one atomic writer of regauth.
  */
-export async function replaceFileAtomically(path: string, text: string): Promise<void> {
+export async function replaceFileAtomically(path: string, text: string, mode = 0o600): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.regauth-${process.pid}-${randomBytes(4).toString('hex')}`);
   const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     await handle.writeFile(text);
+    if (mode !== 0o600) await handle.chmod(mode);
   } finally {
     await handle.close();
   }

@@ -2,14 +2,14 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.ts';
-import { ownedByUs, readRegularFile, replaceFileAtomically } from '../core/private-files.ts';
+import { replaceFileAtomically } from '../core/private-files.ts';
 import type { Env } from '../inputs/common.ts';
+import { withConfigLock, type LockDeps } from './lock.ts';
 
 /**
- * The docker client config directory and regauth's own bookkeeping inside it: a lock that
- * serialises regauth's logins (docker's read-modify-write of config.json can lose an entry
- * when two logins overlap), and a state file naming what regauth logged in to, so that
- * `logout` with no parameter removes exactly those entries.
+ * The docker client config directory and the lock that serialises regauth's read-modify-write
+ * of config.json (docker's own can lose an entry when two logins overlap). What regauth changed
+ * there is on record in the journal (src/core/journal.ts), not here.
  */
 export function dockerConfigDir(env: Env): string {
   const configured = env.DOCKER_CONFIG?.trim();
@@ -70,68 +70,45 @@ export function credentialHelperFor(config: DockerConfigFile, key: string): stri
 
 export type AuthEntry = Record<string, string>;
 
-export interface LoginRecord {
-  /** The key docker stores the entry under (host[:port], or Docker Hub's index URL). */
-  key: string;
-  /** True when regauth set `credHelpers[key] = ""` to keep docker away from a missing helper. */
-  helperOptOut: boolean;
-  /** The user's own `credHelpers[key]` that the opt-out replaced; logout puts it back. */
-  replacedHelper?: string;
-  /** The `auths[key]` entry that was there before regauth's first login to `key`; logout puts it back. */
-  replacedAuth?: AuthEntry;
-}
-
-export interface RegauthState {
-  logins: LoginRecord[];
-  /** Files regauth wrote that hold secrets (exported AWS profiles); logout removes them. */
-  secretFiles: string[];
-}
-
-export const STATE_FILE = 'regauth-state.json';
-
-function isAuthEntry(value: unknown): value is AuthEntry {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
-}
-
 /**
- * The state file's records, each checked for shape; anything else in the file is dropped. The
- * file may come from a cache, a workspace or a shared DOCKER_CONFIG, so what survives here is
- * still only a claim: logout validates each key as a registry host and each path as a file of
- * regauth's own before acting on it.
+ * Puts `auths[key]` back to `previous` (absent: removes it), under the config lock. What
+ * regauth changed is on record in the journal (src/core/journal.ts); this only applies an undo.
  */
-export function parseState(text: string): RegauthState {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { logins: [], secretFiles: [] };
-  }
-  const raw = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { logins?: unknown; secretFiles?: unknown };
-  const logins: LoginRecord[] = [];
-  for (const entry of Array.isArray(raw.logins) ? (raw.logins as unknown[]) : []) {
-    if (typeof entry !== 'object' || entry === null) continue;
-    const { key, helperOptOut, replacedHelper, replacedAuth } = entry as Record<string, unknown>;
-    if (typeof key !== 'string' || key === '' || key.length > 300) continue;
-    logins.push({
-      key,
-      helperOptOut: helperOptOut === true,
-      ...(typeof replacedHelper === 'string' ? { replacedHelper } : {}),
-      ...(isAuthEntry(replacedAuth) ? { replacedAuth } : {}),
-    });
-  }
-  const secretFiles = Array.isArray(raw.secretFiles) ? (raw.secretFiles as unknown[]).filter((file): file is string => typeof file === 'string') : [];
-  return { logins, secretFiles };
+export async function restoreAuthEntry(dir: string, key: string, previous: AuthEntry | undefined, lock?: LockDeps): Promise<boolean> {
+  return withConfigLock(
+    dir,
+    async () => {
+      const config = await readDockerConfig(dir);
+      const current = config.auths?.[key];
+      if (previous === undefined) {
+        if (current === undefined) return false;
+        delete config.auths?.[key];
+        if (config.auths && Object.keys(config.auths).length === 0) delete config.auths;
+      } else {
+        config.auths = { ...config.auths, [key]: previous };
+      }
+      await writeDockerConfig(dir, config);
+      return true;
+    },
+    lock,
+  );
 }
 
-/** Read without following a link or blocking on a FIFO; a state file of another user's is ignored. */
-export async function readState(dir: string): Promise<RegauthState> {
-  const read = await readRegularFile(join(dir, STATE_FILE));
-  if (read.kind !== 'text' || !ownedByUs(read.stat)) return { logins: [], secretFiles: [] };
-  return parseState(read.text);
-}
-
-export async function writeState(dir: string, state: RegauthState): Promise<void> {
-  await replaceFileAtomically(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+/** Undoes a credHelpers entry regauth set to `value`: the user's own comes back, or the key goes. Another value is left alone. */
+export async function restoreCredHelper(dir: string, key: string, value: string, previous: string | undefined, lock?: LockDeps): Promise<boolean> {
+  return withConfigLock(
+    dir,
+    async () => {
+      const config = await readDockerConfig(dir);
+      if (!config.credHelpers || config.credHelpers[key] !== value) return false;
+      if (previous !== undefined) config.credHelpers[key] = previous;
+      else delete config.credHelpers[key];
+      if (Object.keys(config.credHelpers).length === 0) delete config.credHelpers;
+      await writeDockerConfig(dir, config);
+      return true;
+    },
+    lock,
+  );
 }
 
 export { LOCK_FILE, realLockDeps, STALE_WITHOUT_PID_MS, withConfigLock, type LockDeps } from './lock.ts';

@@ -4,22 +4,9 @@ import { classifyDockerOutput } from './classify.ts';
 import { DockerCommandError, dockerErrorLine } from './error.ts';
 import { UserError } from '../core/errors.ts';
 import { isOnPath } from '../core/path-lookup.ts';
-import {
-  credentialHelperFor,
-  dockerConfigDir,
-  readDockerConfig,
-  readState,
-  withConfigLock,
-  writeDockerConfig,
-  writeState,
-  type AuthEntry,
-  type LockDeps,
-  type LoginRecord,
-  type RegauthState,
-} from './config.ts';
-import { regauthHome, removeOwnedFile } from '../core/private-files.ts';
+import { credentialHelperFor, dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig, type LockDeps } from './config.ts';
+import { record, retract, type JournalEntry } from '../core/journal.ts';
 import { remote } from '../core/output.ts';
-import { parseRegistryHost } from '../registry/host.ts';
 import type { Env } from '../inputs/common.ts';
 import type { RunProcess } from '../core/process.ts';
 import type { RegistryTarget } from '../registry/host.ts';
@@ -78,41 +65,42 @@ function loginHint(reason: string): string {
 
 export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, username: string, password: string): Promise<LoginOutcome> {
   const dir = dockerConfigDir(deps.env);
+  const key = target.configKey;
   return withConfigLock(
     dir,
     async () => {
       const outcome: LoginOutcome = {};
       const config = await readDockerConfig(dir);
-      const helper = credentialHelperFor(config, target.configKey);
-      const state = await readState(dir);
-      const previous = state.logins.find((login) => login.key === target.configKey);
-      // What was there before regauth's first login to this key is what logout gives back.
-      const ownAuth = config.auths?.[target.configKey];
-      let record: LoginRecord = previous ?? { key: target.configKey, helperOptOut: false, ...(ownAuth && !helper ? { replacedAuth: { ...ownAuth } } : {}) };
-      let addedOptOut = false;
+      const helper = credentialHelperFor(config, key);
+      const added: JournalEntry[] = [];
+      const note = async (entry: JournalEntry): Promise<void> => {
+        if (await record(deps.env, entry)) added.push(entry);
+      };
+      let optOut: { previous: string | undefined } | undefined;
       if (helper !== undefined && !(await (deps.onPath ?? ((name: string) => isOnPath(name, deps.env.PATH)))(`docker-credential-${helper}`))) {
         // docker would fail with "executable file not found": an empty helper for this one
         // host makes docker keep its credentials in config.json (0600) and leaves the rest alone.
-        const own = config.credHelpers?.[target.configKey];
-        record = { key: target.configKey, helperOptOut: true, ...(own ? { replacedHelper: own } : {}), ...(ownAuth ? { replacedAuth: { ...ownAuth } } : {}) };
-        config.credHelpers = { ...config.credHelpers, [target.configKey]: '' };
+        const own = config.credHelpers?.[key];
+        optOut = { previous: own };
+        await note({ kind: 'cred-helper', configDir: dir, key, value: '', ...(own !== undefined ? { previous: own } : {}) });
+        config.credHelpers = { ...config.credHelpers, [key]: '' };
         await writeDockerConfig(dir, config);
-        addedOptOut = true;
         outcome.helperNote = `credential helper docker-credential-${helper} is configured but not installed; credentials for ${target.host} go to ${join(dir, 'config.json')} instead`;
       }
-      // The intent is on record before docker writes anything: a step killed during docker
-      // login leaves a credential that logout knows about.
-      await recordLogin(dir, state, record);
+      // On record before docker writes anything: the entry it replaces (logout gives it back),
+      // and the login itself, so a step killed during docker login leaves nothing unrecorded.
+      const ownAuth = config.auths?.[key];
+      await note({ kind: 'docker-auth', configDir: dir, key, ...(ownAuth ? { previous: { ...ownAuth } } : {}) });
+      await note({ kind: 'docker-login', configDir: dir, key });
       // docker keeps config.json's mode when it rewrites it: make it 0600 before the credential goes in.
       await tightenConfigFile(dir);
       const args = ['login', '--username', username, '--password-stdin'];
       if (target.serverArgument !== undefined) args.push(target.serverArgument);
       const result = await deps.run({ command: 'docker', args, stdin: password, env: { ...deps.env, DOCKER_CONFIG: dir } });
       if (result.exitCode !== 0) {
-        if (addedOptOut) await removeHelperOptOut(dir, record);
-        // docker wrote nothing: a first login's record goes again; an earlier login's stays.
-        if (previous === undefined) await forgetLogin(dir, target.configKey);
-        else await recordLogin(dir, await readState(dir), previous);
+        // docker wrote nothing: what this attempt put on record goes again (an earlier login's stays).
+        if (optOut && added.some((entry) => entry.kind === 'cred-helper')) await undoOptOut(dir, key, optOut.previous);
+        if (added.length > 0) await retract(deps.env, added);
         throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
       }
       return outcome;
@@ -121,115 +109,21 @@ export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, user
   );
 }
 
-async function recordLogin(dir: string, state: RegauthState, record: LoginRecord): Promise<void> {
-  state.logins = state.logins.filter((login) => login.key !== record.key);
-  state.logins.push(record);
-  await writeState(dir, state);
+/** `docker logout` of one key in `configDir` (an undo the journal asks for). */
+export async function dockerLogoutKey(deps: DockerDeps, configDir: string, target: RegistryTarget): Promise<void> {
+  const args = target.serverArgument === undefined ? ['logout'] : ['logout', target.serverArgument];
+  const result = await deps.run({ command: 'docker', args, env: { ...deps.env, DOCKER_CONFIG: configDir } });
+  if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
 }
 
-async function forgetLogin(dir: string, key: string): Promise<void> {
-  const state = await readState(dir);
-  state.logins = state.logins.filter((login) => login.key !== key);
-  await writeState(dir, state);
-}
-
-export interface LogoutReport {
-  loggedOut: string[];
-  removedFiles: string[];
-  /** Entries of the state file that were not acted on, and why (it is not trusted). */
-  ignored: string[];
-}
-
-/**
- * Logs out of `targets`; with `targets` undefined, of everything the state file records. The
- * state file may come from a cache, a workspace or a shared DOCKER_CONFIG: only keys that parse
- * as registry hosts reach docker, and only files that regauth itself could have written (inside
- * its own directory, regular files of ours, no links) are deleted.
- */
-export async function dockerLogout(deps: DockerDeps, targets: RegistryTarget[] | undefined): Promise<LogoutReport> {
-  const dir = dockerConfigDir(deps.env);
-  return withConfigLock(
-    dir,
-    async () => {
-      const state = await readState(dir);
-      const report: LogoutReport = { loggedOut: [], removedFiles: [], ignored: [] };
-      const chosen: RegistryTarget[] = [];
-      if (targets) chosen.push(...targets);
-      else {
-        for (const login of state.logins) {
-          const parsed = parseRegistryHost(login.key);
-          if ('error' in parsed || parsed.configKey !== login.key) {
-            report.ignored.push(`a recorded login to ${remote(login.key)}, which is not a registry host`);
-            state.logins = state.logins.filter((l) => l !== login);
-            continue;
-          }
-          chosen.push(parsed);
-        }
-      }
-      for (const target of chosen) {
-        const args = target.serverArgument === undefined ? ['logout'] : ['logout', target.serverArgument];
-        const result = await deps.run({ command: 'docker', args, env: { ...deps.env, DOCKER_CONFIG: dir } });
-        if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
-        const record = state.logins.find((login) => login.key === target.configKey);
-        if (record?.helperOptOut) await removeHelperOptOut(dir, record);
-        if (record?.replacedAuth) await restoreAuth(dir, record.key, record.replacedAuth);
-        state.logins = state.logins.filter((login) => login.key !== target.configKey);
-        report.loggedOut.push(target.configKey);
-      }
-      if (!targets) {
-        const base = regauthHome(deps.env);
-        for (const file of state.secretFiles) {
-          const outcome = await removeOwnedFile(base, file);
-          if (outcome.removed) report.removedFiles.push(file);
-          else if (outcome.why !== 'already gone') report.ignored.push(`recorded file ${remote(file)} (${outcome.why}); left alone`);
-        }
-        state.secretFiles = [];
-      }
-      await writeState(dir, state);
-      return report;
-    },
-    deps.lock,
-  );
-}
-
-/**
- * Records files that will hold secrets (an exported profile) so logout removes them. Called
- * BEFORE they are written, so a step killed while writing leaves nothing logout cannot see.
- */
-export async function rememberSecretFiles(env: Env, files: readonly string[], lock?: LockDeps): Promise<void> {
-  const dir = dockerConfigDir(env);
-  await withConfigLock(
-    dir,
-    async () => {
-      const state = await readState(dir);
-      for (const file of files) if (!state.secretFiles.includes(file)) state.secretFiles.push(file);
-      await writeState(dir, state);
-    },
-    lock,
-  );
-}
-
-/** One file; see rememberSecretFiles. */
-export async function rememberSecretFile(env: Env, file: string, lock?: LockDeps): Promise<void> {
-  await rememberSecretFiles(env, [file], lock);
-}
-
-/** Puts back the `auths` entry regauth's login replaced (docker logout has just removed regauth's). */
-async function restoreAuth(dir: string, key: string, entry: AuthEntry): Promise<void> {
+/** Takes back an opt-out written moments ago (already inside the config lock). */
+async function undoOptOut(dir: string, key: string, previous: string | undefined): Promise<void> {
   const config = await readDockerConfig(dir);
-  config.auths = { ...config.auths, [key]: entry };
+  if (config.credHelpers?.[key] !== '') return;
+  if (previous !== undefined) config.credHelpers[key] = previous;
+  else delete config.credHelpers[key];
+  if (Object.keys(config.credHelpers).length === 0) delete config.credHelpers;
   await writeDockerConfig(dir, config);
-}
-
-/** Undoes an opt-out: the user's own helper entry comes back, or the key goes. */
-async function removeHelperOptOut(dir: string, record: LoginRecord): Promise<void> {
-  const config = await readDockerConfig(dir);
-  if (config.credHelpers && config.credHelpers[record.key] === '') {
-    if (record.replacedHelper !== undefined) config.credHelpers[record.key] = record.replacedHelper;
-    else delete config.credHelpers[record.key];
-    if (Object.keys(config.credHelpers).length === 0) delete config.credHelpers;
-    await writeDockerConfig(dir, config);
-  }
 }
 
 /**

@@ -34,12 +34,12 @@ export function referencedVariables(raw: string, env: Env): { name: string; valu
  * given (JSON-quoted, sometimes shortened or lower-cased); when the parameter's value came from
  * `${VAR}`, the variable may hold a secret (a token, a password), so every quoted part that
  * comes from a variable — and any bare occurrence of its value, in any case — is replaced by
- * the variable's name. What is wrong stays in the message.
+ * where it came from, `${NAME}`. What is wrong stays in the message.
  */
 export function withoutExpandedValues(error: InputError, env: Env): InputError {
   const refs = referencedVariables(env[envKey(error.parameter)] ?? '', env);
   if (refs.length === 0) return error;
-  const placeholder = (name: string): string => `<the value of $${name}, not shown>`;
+  const placeholder = (name: string): string => `\${${name}}`;
   const fromVariable = (text: string): { name: string } | undefined => {
     const content = text.replace(/(?:\.\.\.|…)$/u, '').toLowerCase();
     return refs.find(({ value }) => {
@@ -141,4 +141,26 @@ function describeCharacter(ch: string): string {
 
 export function truncate(value: string, max = 80): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
+}
+
+/**
+ * Parameters whose expanded value is printed as it is: the documented defaults a user needs to
+ * read back (which role, which region, which Google provider and service account).
+ */
+const SHOWN_EXPANDED = new Set(['REGAUTH_ROLE_ARN', 'REGAUTH_REGION', 'REGAUTH_WORKLOAD_IDENTITY_PROVIDER', 'REGAUTH_SERVICE_ACCOUNT']);
+
+/**
+ * Every value a parameter took from the environment through `${VAR}` (other than the documented
+ * defaults above), with how to show it instead: `${VAR}`. A variable may hold a secret, and
+ * CircleCI masks only exact whole values, so its contents are never printed, lower-cased or cut.
+ */
+export function expandedValuesToHide(env: Env): { value: string; shownAs: string }[] {
+  const hidden: { value: string; shownAs: string }[] = [];
+  for (const [key, raw] of Object.entries(env)) {
+    if (!key.startsWith('REGAUTH_') || SHOWN_EXPANDED.has(key) || raw === undefined || !raw.includes('$')) continue;
+    for (const { name, value } of referencedVariables(raw, env)) {
+      for (const piece of new Set([value, value.trim(), ...value.split(/[\s,]+/u)])) if (piece.length >= 4) hidden.push({ value: piece, shownAs: `\${${name}}` });
+    }
+  }
+  return hidden;
 }

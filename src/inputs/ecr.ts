@@ -1,4 +1,5 @@
 import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from '../clouds/aws/index.ts';
+import { PROFILE_NAME, profileNameProblem } from '../clouds/aws/profile.ts';
 import { InputError } from '../core/errors.ts';
 import { booleanParameter, type Env, integerParameter, listParameter, secretFromEnvName, stringParameter } from './common.ts';
 
@@ -17,11 +18,15 @@ export interface EcrOidcInputs extends EcrTargetInputs {
   /** Empty: use the job's token. */
   audience: string;
   exportCredentials: boolean;
+  /** Name of the exported AWS profile (written into the job's AWS config). */
+  profile: string;
   /** Serve the registries (and an exported profile) through regauth's refreshing credential helper. */
   refresh: boolean;
 }
 
 export interface EcrStaticInputs extends EcrTargetInputs {
+  /** The variable the keys were read from (shown instead of the key id). */
+  accessKeyName: string;
   accessKeyId: string;
   secretAccessKey: string;
   /** AWS_SESSION_TOKEN, read only with the standard AWS_ACCESS_KEY_ID pair (temporary keys). */
@@ -52,7 +57,11 @@ export function parseEcrOidcInputs(env: Env): EcrOidcInputs {
   const audience = stringParameter(env, 'audience', { maxLength: 1024 });
   // The orb always passes refresh; a direct run without it gets the orb's default (true).
   const refresh = env.REGAUTH_REFRESH === undefined ? true : booleanParameter(env, 'refresh');
-  return { ...targets, roleArn, roleSessionName, sessionDurationSeconds, audience, exportCredentials: booleanParameter(env, 'export_credentials'), refresh };
+  // The orb always passes profile; a direct run without it gets the orb's default.
+  const profile = env.REGAUTH_PROFILE === undefined ? PROFILE_NAME : stringParameter(env, 'profile', { maxLength: 128 });
+  const profileIssue = profileNameProblem(profile);
+  if (profileIssue) throw new InputError('profile', profileIssue);
+  return { ...targets, roleArn, roleSessionName, sessionDurationSeconds, audience, exportCredentials: booleanParameter(env, 'export_credentials'), profile, refresh };
 }
 
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
@@ -65,5 +74,5 @@ export function parseEcrStaticInputs(env: Env): EcrStaticInputs {
   const secretAccessKey = (secretKey.value ?? '').trim();
   if (/\s/.test(secretAccessKey) || secretAccessKey.length < 16) throw new InputError('secret_access_key', `the value of ${secretKey.name} is not an AWS secret access key`);
   const sessionToken = accessKey.name === 'AWS_ACCESS_KEY_ID' ? env.AWS_SESSION_TOKEN?.trim() || undefined : undefined;
-  return { ...parseTargets(env), accessKeyId, secretAccessKey, sessionToken };
+  return { ...parseTargets(env), accessKeyName: accessKey.name, accessKeyId, secretAccessKey, sessionToken };
 }

@@ -7,6 +7,7 @@ import { machineTempDir, sudoBinDir, systemBinDirs } from '../core/places.ts';
 import type { Env } from '../inputs/common.ts';
 import { layout, writeAtomic } from './files.ts';
 import { HELPER_MARKER, HELPER_NAME } from './helper-script.ts';
+import { shellQuote } from '../core/shell-quote.ts';
 
 /**
  * Where docker-credential-regauth goes so that docker finds it in every later step, in any shell,
@@ -81,8 +82,17 @@ export interface Installed {
   bashEnvLines: string[];
 }
 
-/** Installs the helper script; `source` is the 0700 copy in regauth's directory. */
-export async function installHelper(env: Env, run: RunProcess, source: string, helperDirectory: string): Promise<Installed> {
+/**
+ * Installs the helper script; `source` is the 0700 copy in regauth's directory. `beforeWrite`
+ * runs once the target is known and before anything is written there (the journal's record).
+ */
+export async function installHelper(
+  env: Env,
+  run: RunProcess,
+  source: string,
+  helperDirectory: string,
+  beforeWrite: (path: string, route: InstallRoute['route']) => Promise<void> = async () => undefined,
+): Promise<Installed> {
   const facts = await pathDirFacts(env.PATH);
   const isRoot = process.getuid?.() === 0;
   const sudo = !isRoot && (await isOnPath('sudo', env.PATH)) && (await sudoWorks(run, env));
@@ -92,8 +102,10 @@ export async function installHelper(env: Env, run: RunProcess, source: string, h
   const text = await fs.readFile(source, 'utf8');
   if (plan.route === 'sudo') {
     await refuseForeign(target, run, env, true);
-    // Marked before the program exists, so another job's logout never sees it unmarked.
+    // Marked and on record before the program exists, so another job's logout never sees it unmarked
+    // and a step killed mid-install leaves nothing logout cannot find.
     await addSharedUser(env, helperDirectory);
+    await beforeWrite(target, plan.route);
     const result = await run({ command: 'sudo', args: ['-n', 'install', '-m', '0755', source, target], env: { ...env } });
     if (result.exitCode !== 0) throw new Error(`sudo -n install to ${plan.dir} failed (exit ${result.exitCode})`);
     return { route: plan.route, path: target, note: `installed ${target} through passwordless sudo (${plan.dir} is on the job's PATH)`, bashEnvLines: [] };
@@ -101,6 +113,7 @@ export async function installHelper(env: Env, run: RunProcess, source: string, h
   if (plan.route === 'user-path') await fs.mkdir(plan.dir, { recursive: true, mode: 0o755 });
   await refuseForeign(target, run, env, false);
   if (plan.route === 'system-path') await addSharedUser(env, helperDirectory);
+  await beforeWrite(target, plan.route);
   await writeAtomic(target, text, 0o755, plan.route === 'bash-env');
   if (plan.route === 'bash-env') {
     return {
@@ -139,7 +152,7 @@ async function sudoWorks(run: RunProcess, env: Env): Promise<boolean> {
  * writes it directly, other users through sudo; the script names no job and finds its files
  * through $HOME). So each job that installs it leaves a mark naming its helper directory, and a
  * logout removes the program only when no mark of any user names a live job (a helper directory
- * that still has its state.json). Marks live in one directory per user in the machine's temp
+ * that still exists: logout removes it last). Marks live in one directory per user in the machine's temp
  * directory, readable by all and writable by its owner only (they hold a path, no secret); a
  * directory or mark that is a link, or not its named user's, is ignored. A helper directory that
  * cannot be looked into (another user's home) counts as live: the program stays rather than break
@@ -194,8 +207,9 @@ async function readMark(file: string, uid: number): Promise<string | undefined> 
 /** Whether the job whose helper directory this is may still be running (see above). */
 async function liveJob(helperDirectory: string): Promise<boolean> {
   if (!isAbsolute(helperDirectory)) return false;
-  return fs.lstat(join(helperDirectory, 'state.json')).then(
-    () => true,
+  // Logout removes the helper directory last, so one that still exists belongs to a job that has not logged out.
+  return fs.lstat(helperDirectory).then(
+    (stat) => stat.isDirectory(),
     (error: NodeJS.ErrnoException) => error.code !== 'ENOENT' && error.code !== 'ENOTDIR',
   );
 }
@@ -246,6 +260,3 @@ export async function uninstallHelper(path: string, route: InstallRoute['route']
   return true;
 }
 
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}

@@ -7,14 +7,16 @@ import type { Env } from '../inputs/common.ts';
 import { awsEntryName, awsProcessAnswer, dockerAnswer, hostEntryName, writeEntry } from './cache.ts';
 import { ensurePrivateDir, helperDir, layout, writeAtomic } from './files.ts';
 import { HELPER_NAME, helperScript } from './helper-script.ts';
-import { installHelper, shellQuote, type Installed } from './install.ts';
+import { installHelper, type Installed } from './install.ts';
 import { refreshAtSeconds } from './margin.ts';
 import type { Recipe, UngroupedRecipe } from './recipe.ts';
-import { readHelperState, writeHelperState } from './state.ts';
+import { prependPath, record } from '../core/journal.ts';
+import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
 import { audiences, type TokenClaims } from '../job-token/index.ts';
-import { isoSeconds, type Reporter } from '../core/output.ts';
-import { isOnPath } from '../core/path-lookup.ts';
+import type { Reporter } from '../core/output.ts';
+import { findAgent } from '../job-token/agent.ts';
+import { clockTime } from '../core/units.ts';
 
 /** What a login hands over so that the helper serves its registries from now on. */
 export interface ServeInput {
@@ -45,6 +47,9 @@ export function groupId(recipe: UngroupedRecipe): string {
 export async function serveThroughHelper(input: ServeInput): Promise<Served> {
   const { env } = input;
   const dir = helperDir(env);
+  // Everything below is on record before it exists: the directory (logout removes it whole),
+  // each host's cache and route (a logout of that host removes them), the program, the config entries.
+  await record(env, { kind: 'dir', path: dir });
   await ensurePrivateDir(dirname(dir));
   await ensurePrivateDir(dir);
   const paths = layout(dir);
@@ -55,6 +60,8 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
   await writeAtomic(paths.bundle(recipe.kind), input.bundleSource);
   await writeAtomic(paths.recipe(group), `${JSON.stringify(recipe, null, 2)}\n`);
   for (const registry of input.registries) {
+    await record(env, { kind: 'file', path: paths.cache(hostEntryName(registry.host)), host: registry.host });
+    await record(env, { kind: 'file', path: paths.route(registry.host), host: registry.host });
     const expiresAt = registry.expiresAt.getTime();
     await writeEntry(dir, hostEntryName(registry.host), {
       refreshAt: refreshAtSeconds(input.issuedAtMs, expiresAt),
@@ -70,51 +77,35 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
 
   const source = join(dir, HELPER_NAME);
   await writeAtomic(source, helperScript(), 0o700);
-  const installed = await installHelper(env, input.run, source, dir);
-
-  const state = await readHelperState(env);
-  state.installed = { path: installed.path, route: installed.route };
-  if (!state.groups.includes(group)) state.groups.push(group);
-  if (installed.bashEnvLines.length > 0 && state.pathAdded !== dirname(installed.path)) {
-    if (env.BASH_ENV) await fs.appendFile(env.BASH_ENV, `${installed.bashEnvLines.join('\n')}\n`);
-    state.pathAdded = dirname(installed.path);
-  }
+  const installed = await installHelper(env, input.run, source, dir, async (path, route) => {
+    await record(env, { kind: 'program', path, route });
+  });
+  if (installed.route === 'bash-env') await prependPath(env, dirname(installed.path));
 
   const configDir = dockerConfigDir(env);
   await withConfigLock(configDir, async () => {
     const config = await readDockerConfig(configDir);
     const helpers = { ...config.credHelpers };
     for (const { host } of input.registries) {
-      const known = state.entries.find((entry) => entry.configDir === configDir && entry.host === host);
-      if (known) known.group = group;
-      else state.entries.push({ configDir, host, group, ...(Object.hasOwn(helpers, host) && helpers[host] !== 'regauth' ? { previous: helpers[host] ?? '' } : {}) });
+      const own = Object.hasOwn(helpers, host) ? helpers[host] : undefined;
+      await record(env, { kind: 'cred-helper', configDir, key: host, value: 'regauth', ...(own !== undefined ? { previous: own } : {}) });
+      // A password in auths is shadowed by the helper: it goes, on record with its value, so
+      // logout gives back an entry the job had (a runner's, an earlier step's) byte for byte.
+      const auth = config.auths?.[host];
+      await record(env, { kind: 'docker-auth', configDir, key: host, ...(auth ? { previous: { ...auth } } : {}) });
       helpers[host] = 'regauth';
+      if (config.auths && Object.hasOwn(config.auths, host)) delete config.auths[host];
     }
     config.credHelpers = helpers;
-    // The fixed password docker login just wrote is shadowed by the helper: it goes.
-    for (const { host } of input.registries) if (config.auths && Object.hasOwn(config.auths, host)) delete config.auths[host];
     await writeDockerConfig(configDir, config);
     await fs.chmod(join(configDir, 'config.json'), 0o600).catch(() => undefined);
   });
-  await writeHelperState(env, state);
   return { group, helperPath: installed.path, installed };
 }
 
-/**
- * export_credentials with refresh: an AWS profile whose keys come from the helper
- * (`credential_process`), so the AWS CLI and SDKs fetch fresh ones as expiry nears; $BASH_ENV
- * gets the config file's path and the profile name, never a key.
- */
-export async function exportRefreshingAwsProfile(env: Env, served: Served, region: string, profile: string): Promise<{ configFile: string; exported: string[] }> {
-  const configFile = layout(helperDir(env)).awsConfig;
-  const command = /\s/.test(served.helperPath) ? `"${served.helperPath}"` : served.helperPath;
-  await writeAtomic(configFile, `[profile ${profile}]\nregion = ${region}\ncredential_process = ${command} aws-credentials ${served.group}\n`);
-  const lines = [`export AWS_CONFIG_FILE=${shellQuote(configFile)}`, `export AWS_PROFILE=${profile}`];
-  if (env.BASH_ENV) await fs.appendFile(env.BASH_ENV, `${lines.join('\n')}\n`);
-  const state = await readHelperState(env);
-  state.exported = [...new Set([...state.exported, 'AWS_CONFIG_FILE', 'AWS_PROFILE'])];
-  await writeHelperState(env, state);
-  return { configFile, exported: ['AWS_CONFIG_FILE', 'AWS_PROFILE'] };
+/** The credential_process line of a refreshing AWS profile: docker-credential-regauth for this group. */
+export function refreshingCredentialProcess(served: Served): string {
+  return `${processArgument(served.helperPath)} aws-credentials ${served.group}`;
 }
 
 /**
@@ -139,14 +130,19 @@ export function dockerEnvWithHelper(env: Env, served: Served): Env {
   return served.installed.route === 'bash-env' ? { ...env, PATH: `${dirname(served.helperPath)}:${env.PATH ?? ''}` } : env;
 }
 
-/** The lines every refreshing login prints once its registries are served. */
-export async function announceServed(reporter: Reporter, env: Env, served: Served, hosts: readonly { host: string; expiresAt?: Date | undefined }[], lastsUntil: Date): Promise<void> {
-  for (const { host, expiresAt } of hosts) {
-    const until = expiresAt ? `token valid until ${isoSeconds(expiresAt)}, ` : '';
-    reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
+/**
+ * What every refreshing login prints once its registries are served (each registry's own line,
+ * `… renews itself`, is the login's): where the helper is, one line; how it got there and when it
+ * renews only with REGAUTH_DEBUG=1, unless the route needs the user's attention.
+ */
+export async function announceServed(reporter: Reporter, env: Env, served: Served, lastsUntil: Date): Promise<void> {
+  const { route, note } = served.installed;
+  if (route === 'bash-env') reporter.line(`regauth: credential helper: ${note}`);
+  else {
+    reporter.line(`regauth: credential helper: installed ${served.helperPath}`);
+    reporter.detail(`regauth:   ${route === 'sudo' ? 'through passwordless sudo; ' : ''}its directory is on the job's PATH, so every later step and shell finds it`);
   }
-  reporter.line(`regauth: credential helper: ${served.installed.note}`);
-  if (!(await isOnPath('circleci', env.PATH))) {
-    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${isoSeconds(lastsUntil)}`);
-  }
+  reporter.detail('regauth:   it renews a login from a fresh job token when less than 5 minutes are left');
+  const agent = await findAgent(env);
+  if (!agent.found) reporter.line(`regauth: credentials last until ${clockTime(lastsUntil)}, no renewal: ${agent.problem}`);
 }

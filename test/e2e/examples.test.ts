@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOrbUsage } from '../../scripts/lib/review.ts';
@@ -7,6 +7,7 @@ import { readPullInputs } from '../../src/inputs/pull.ts';
 import { isDockerHub, mirrorReference, type ImageReference } from '../../src/registry/reference.ts';
 import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
 import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
+import { installComposeStandIn } from '../support/compose.ts';
 import { startConnectProxy, type Backend, type ConnectProxy } from '../support/connect-proxy.ts';
 import { inspectImage, removeAllImages, startEngine, type Engine } from '../support/engine.ts';
 import { seedImage } from '../support/images.ts';
@@ -27,7 +28,7 @@ import { requireTools } from '../support/tools.ts';
  * local Google (trusting the same CircleCI issuer) through CLOUDSDK_API_ENDPOINT_OVERRIDES_*; the example's
  * `audience` is minted by a FAKE circleci CLI. Steps that are not regauth's are skipped and named.
  */
-const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
+const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl', 'docker-compose']);
 
 const HUB_HOST = 'registry-1.docker.io';
 /** regauth's Docker Hub budget probe asks this token service; no stand-in exists for it. */
@@ -66,6 +67,11 @@ const SECRETS = [ECR_PASSWORD, ECR_PUBLIC_PASSWORD, STATIC_KEYS.secretAccessKey,
 
 /** docker config keys each example leaves logged in (empty: it ends with regauth/logout). */
 const EXPECTED_LOGINS: Readonly<Record<string, readonly string[]>> = {
+  aws_cli_after_ecr_login: [],
+  docker_executor_remote_docker: [],
+  gcp_export_credentials_gcloud: [],
+  long_job_with_refresh: [],
+  pull_compose_services: [],
   dockerhub_access_token: ['https://index.docker.io/v1/'],
   ecr_oidc_two_accounts_custom_audience: [],
   ecr_static_keys: ['123456789012.dkr.ecr.us-east-1.amazonaws.com', 'public.ecr.aws'],
@@ -75,6 +81,20 @@ const EXPECTED_LOGINS: Readonly<Record<string, readonly string[]>> = {
   logout_always: [],
   pull_with_mirror: ['123456789012.dkr.ecr.us-east-1.amazonaws.com'],
   quay_robot: ['quay.io'],
+};
+
+/**
+ * The files a checkout would hold for examples that read them (compose_files), and the images
+ * those files name, which the example's pull must bring in beside its `images`.
+ */
+const CHECKOUT_FILES: Readonly<Record<string, { files: Record<string, string>; images: string[] }>> = {
+  pull_compose_services: {
+    files: {
+      'docker-compose.yml': 'version: "3.8"\nservices:\n  api:\n    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app/api:${API_TAG:-1.4.2}\n  web:\n    build: .\n',
+      'docker-compose.ci.yml': 'version: "3.8"\nservices:\n  cache:\n    image: cimg/redis:7.4\n',
+    },
+    images: ['123456789012.dkr.ecr.us-east-1.amazonaws.com/app/api:1.4.2', 'cimg/redis:7.4'],
+  },
 };
 
 type StandIn = 'hub' | 'hubAnonymous' | 'quay' | 'gar' | 'ecrA' | 'ecrB' | 'ecrUs' | 'ecrPublic';
@@ -125,8 +145,10 @@ function contextsOf(example: Example, job: string): string[] {
   return names;
 }
 
-const pullImages = (step: Step): { images: ImageReference[]; mirror: string | undefined } => {
-  const inputs = readPullInputs({ REGAUTH_IMAGES: String(step.params.images ?? ''), REGAUTH_MIRROR: String(step.params.mirror ?? '') });
+/** The images a pull step brings in: its `images`, and for compose_files those the checkout's files name. */
+const pullImages = (step: Step, example?: string): { images: ImageReference[]; mirror: string | undefined } => {
+  const fromCompose = step.params.compose_files === undefined ? [] : (CHECKOUT_FILES[example ?? '']?.images ?? []);
+  const inputs = readPullInputs({ REGAUTH_IMAGES: [String(step.params.images ?? ''), ...fromCompose].join(','), REGAUTH_MIRROR: String(step.params.mirror ?? '') });
   return { images: inputs.images, mirror: inputs.mirror };
 };
 
@@ -181,10 +203,10 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
     // Seed every image the examples pull; a mirror gets all its Docker Hub images but the last,
     // so the example also shows the fall-back to Docker Hub.
     const seeds = new Map<string, { registry: Registry; ref: ImageReference }>();
-    for (const example of Object.values(examples)) {
+    for (const [exampleName, example] of Object.entries(examples)) {
       for (const job of Object.values(example.usage.jobs)) {
         for (const step of job.steps.map(readStep).filter((s) => s.command === 'pull')) {
-          const { images, mirror } = pullImages(step);
+          const { images, mirror } = pullImages(step, exampleName);
           for (const ref of images) seeds.set(ref.normalized, { registry: registries.get(standInFor(ref.domain)) as Registry, ref });
           if (mirror === undefined) continue;
           for (const ref of images.filter(isDockerHub).slice(0, -1)) {
@@ -247,8 +269,14 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
       NODE_EXTRA_CA_CERTS: hostCert.caFile,
     });
     context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
+    const checkout = CHECKOUT_FILES[exampleName(example)];
+    if (checkout !== undefined) {
+      for (const [file, text] of Object.entries(checkout.files)) writeFileSync(join(context.cwd, file), text);
+      installComposeStandIn(context.env.DOCKER_CONFIG);
+    }
     return context;
   }
+  const exampleName = (example: Example): string => Object.entries(examples).find(([, e]) => e === example)?.[0] ?? '';
 
   /** Hosts with a fixed password in config.json, and hosts regauth's credential helper serves (refresh: true). */
   function dockerLogins(context: JobContext): string[] {
@@ -313,8 +341,13 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
       for (const secret of [...SECRETS, ...google.issuedTokens().map((t) => t.token), context.env.CIRCLE_OIDC_TOKEN_V2 ?? '']) expect(output.includes(secret), 'a secret was printed').toBe(false);
       expect(dockerLogins(context)).toEqual([...expectedLogins].sort());
       if (circleci) expect(circleci.calls()).toEqual(audiences.map((aud) => `run oidc get --claims ${JSON.stringify({ aud })}`));
-      // No example exports AWS credentials: nothing may reach BASH_ENV.
-      expect(readFileSync(context.bashEnvFile, 'utf8')).toBe('');
+      // Only examples that export credentials write to BASH_ENV, and never a secret: variable names and paths.
+      const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
+      const exports = steps.filter((s) => s.params.export_credentials === true).map((s) => s.command);
+      if (exports.length === 0) expect(bashEnv).toBe('');
+      if (exports.includes('ecr-oidc-login')) expect(bashEnv).toMatch(/AWS_PROFILE/);
+      if (exports.includes('gcp-oidc-login')) expect(bashEnv).toMatch(/GOOGLE_APPLICATION_CREDENTIALS/);
+      for (const secret of [...SECRETS, ...google.issuedTokens().map((t) => t.token), context.env.CIRCLE_OIDC_TOKEN_V2 ?? '']) expect(bashEnv.includes(secret), 'a secret reached BASH_ENV').toBe(false);
 
       // AWS saw exactly the example's role, duration, region, accounts and ECR Public choice.
       const ecrSteps = steps.filter((s) => s.command === 'ecr-oidc-login' || s.command === 'ecr-login');
@@ -332,7 +365,7 @@ describe.runIf(enabled)('orb examples through the packed orb, against local stan
       expect(google.log.filter((e) => e.service === 'iam' && e.status === 200).map((e) => e.serviceAccount)).toEqual(gcpSteps.map((s) => s.params.service_account).filter(Boolean));
 
       for (const step of steps.filter((s) => s.command === 'pull')) {
-        const { images, mirror } = pullImages(step);
+        const { images, mirror } = pullImages(step, name);
         for (const ref of images) {
           const fromMirror = mirror !== undefined && isDockerHub(ref) ? mirrorReference(ref, mirror).normalized : undefined;
           const digest = (fromMirror !== undefined ? seeded.get(fromMirror) : undefined) ?? seeded.get(ref.normalized);
@@ -395,8 +428,11 @@ async function fakeCircleci(parent: string, context: JobContext, aws: LocalAws, 
     'echo "fake circleci: unexpected arguments: $*" >&2; exit 64',
     '',
   ].join('\n');
-  writeFileSync(join(dir, 'circleci'), script);
-  chmodSync(join(dir, 'circleci'), 0o755);
-  context.env.PATH = `${dir}:${context.env.PATH ?? ''}`;
+  // On PATH as CircleCI's jobs have it: `circleci`, a link to the agent (src/job-token/agent.ts).
+  mkdirSync(join(dir, 'bin'), { mode: 0o700 });
+  writeFileSync(join(dir, 'circleci-agent'), script);
+  chmodSync(join(dir, 'circleci-agent'), 0o755);
+  symlinkSync(join(dir, 'circleci-agent'), join(dir, 'bin', 'circleci'));
+  context.env.PATH = `${join(dir, 'bin')}:${context.env.PATH ?? ''}`;
   return { calls: () => readFileSync(log, 'utf8').split('\n').filter((line) => line !== '' && line !== 'version') };
 }

@@ -99,9 +99,13 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toContain(`regauth: logged in to ${registry.host} (token valid until `);
-    expect(result.stdout).toContain(`regauth: ${registry.host} is served by docker-credential-regauth from now on`);
-    expect(result.stdout).toContain(`regauth: credential helper: installed ${context.cwd}/bin/docker-credential-regauth (${context.cwd}/bin is on the job's PATH`);
+    expect(result.stdout).toMatch(new RegExp(`regauth: logged in to ${registry.host.replaceAll('.', '\\.')} as ${ROLE}, valid until \\d\\d:\\d\\d:\\d\\d UTC, renews itself\\n`));
+    expect(result.stdout).toContain(`regauth: credential helper: installed ${context.cwd}/bin/docker-credential-regauth\n`);
+    // Two registries with refresh on: the header, one line each, the helper's line (and here one
+    // more: this test's job token lives 8 s, so the login says it minted a fresh one).
+    const lines = result.stdout.split('\n').filter(Boolean);
+    expect(lines.filter((line) => line.startsWith('regauth: logged in to '))).toHaveLength(2);
+    expect(lines.length).toBeLessThanOrEqual(5);
     const docker = config(context);
     expect(docker.credHelpers).toEqual({ [registry.host]: 'regauth', [registryB.host]: 'regauth' });
     expect(JSON.stringify(docker)).not.toContain(Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64'));
@@ -145,7 +149,8 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const result = await login(context, { export_credentials: true });
     expect(result.exitCode, result.stderr).toBe(0);
     const bashEnv = readFileSync(context.bashEnvFile, 'utf8');
-    expect(bashEnv).toMatch(/export AWS_CONFIG_FILE=.*\nexport AWS_PROFILE=regauth\n/);
+    expect(bashEnv).toContain("export AWS_PROFILE='regauth'\n");
+    expect(readFileSync(join(context.cwd, '.aws', 'config'), 'utf8')).toMatch(/^\[profile regauth\]\n[^\n]*\nregion = us-east-1\ncredential_process = \S+docker-credential-regauth aws-credentials aws-ecr-[0-9a-f]{12}\n$/);
     expect(bashEnv).not.toMatch(/AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|aws_secret/);
     const callEcr = () => runUserStep(context, `${AWS_CLI} ecr get-authorization-token --endpoint-url "$ECR_URL" --region us-east-1 --query "authorizationData[0].proxyEndpoint" --output text`, { ECR_URL: aws.urls.ecr });
     const first = await callEcr();
@@ -215,7 +220,7 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const stale = await shStep(context, 'printf %s "$HOST" | docker-credential-regauth get', noCli);
     expect(stale.exitCode, stale.stdout + stale.stderr).toBe(0);
     expect((JSON.parse(stale.stdout) as { Secret: string }).Secret).toBe(ECR_PASSWORD);
-    expect(stale.stderr).toMatch(/^regauth: could not refresh the credentials for the registry [^\n]+ \(could not mint an OIDC token with aud "[^"]+": circleci run oidc get circleci was not found on PATH[^\n]*\); answering with the cached ones, valid until [^\n]+\n$/);
+    expect(stale.stderr).toMatch(/^regauth: could not refresh the credentials for the registry [^\n]+ \(could not mint an OIDC token with aud "[^"]+": neither circleci-agent nor circleci is on PATH\); answering with the cached ones, valid until [^\n]+\n$/);
 
     // The role's trust changed, and the cached password has expired: docker shows the line.
     await until(expiryOf(context, registry.host));

@@ -87,7 +87,7 @@ export async function observe(orb: Orb, runs: readonly StepRun[], options: Obser
     const dockerConfig = configDir(job);
     roots.add(dockerConfig);
     allowed.add(join(dockerConfig, 'config.json'));
-    for (const file of exportedFiles(dockerConfig)) {
+    for (const file of exportedFiles(job)) {
       allowed.add(file);
       roots.add(file);
     }
@@ -107,11 +107,20 @@ export function configDir(job: JobContext): string {
   return job.env.DOCKER_CONFIG ?? join(job.env.HOME ?? job.cwd, '.docker');
 }
 
-/** Secret files regauth recorded as exported (an AWS profile), from its state file. */
-export function exportedFiles(dockerConfig: string): string[] {
+/**
+ * Files regauth put on record in its journal (exported keys, credential files), and the journal
+ * itself (it keeps the job's own docker entries regauth replaced, to give them back): 0600 in 0700.
+ */
+export function exportedFiles(job: JobContext): string[] {
+  const journal = join(job.env.HOME ?? job.cwd, '.regauth', 'journal');
   try {
-    const state = JSON.parse(readFileSync(join(dockerConfig, 'regauth-state.json'), 'utf8')) as { secretFiles?: unknown };
-    return Array.isArray(state.secretFiles) ? state.secretFiles.filter((file): file is string => typeof file === 'string' && existsSync(file)) : [];
+    const files = readFileSync(journal, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { kind?: string; path?: unknown })
+      .filter((entry) => entry.kind === 'file' && typeof entry.path === 'string')
+      .map((entry) => entry.path as string);
+    return [journal, ...files].filter((file) => existsSync(file));
   } catch {
     return [];
   }

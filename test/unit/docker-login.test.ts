@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ProcessRequest, ProcessResult } from '../../src/core/process.ts';
-import { dockerLogin, dockerLogout } from '../../src/docker/login.ts';
+import { journalPath } from '../../src/core/journal.ts';
+import { dockerLogin } from '../../src/docker/login.ts';
+import { undoJournal } from '../../src/refresh/teardown.ts';
 import { parseRegistryHost, type RegistryTarget } from '../../src/registry/host.ts';
 
 /** A stand-in for the docker CLI (named as such): edits config.json the way docker login/logout do. */
-function fakeDocker(dir: string, seen: { args: readonly string[]; stateDuringLogin?: string; modeDuringLogin?: number }[]) {
+function fakeDocker(dir: string, journal: string, seen: { args: readonly string[]; journalDuringLogin?: string; modeDuringLogin?: number }[], exitCode = 0) {
   return async (request: ProcessRequest): Promise<ProcessResult> => {
     const file = join(dir, 'config.json');
     const config = JSON.parse(readFileSync(file, 'utf8')) as { auths?: Record<string, unknown> };
@@ -15,46 +17,51 @@ function fakeDocker(dir: string, seen: { args: readonly string[]; stateDuringLog
     const host = rest.at(-1) ?? '';
     const entry: (typeof seen)[number] = { args: request.args };
     if (verb === 'login') {
-      entry.stateDuringLogin = readFileSync(join(dir, 'regauth-state.json'), 'utf8');
+      entry.journalDuringLogin = readFileSync(journal, 'utf8');
       entry.modeDuringLogin = statSync(file).mode & 0o777;
-      config.auths = { ...config.auths, [host]: { auth: Buffer.from(`ci:${request.stdin ?? ''}`).toString('base64') } };
+      if (exitCode === 0) config.auths = { ...config.auths, [host]: { auth: Buffer.from(`ci:${request.stdin ?? ''}`).toString('base64') } };
     } else if (verb === 'logout' && config.auths) delete config.auths[host];
     writeFileSync(file, JSON.stringify(config));
     seen.push(entry);
-    return { exitCode: 0, stdout: '', stderr: '' };
+    return { exitCode, stdout: '', stderr: exitCode === 0 ? '' : 'Error response from daemon: unauthorized' };
   };
 }
 
 const target = (host: string): RegistryTarget => parseRegistryHost(host) as RegistryTarget;
 
-describe('dockerLogin / dockerLogout', () => {
-  it('records the login and makes config.json 0600 before docker runs; logout gives back the entry it replaced', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'regauth-login-'));
-    const dir = join(home, '.docker');
-    mkdirSync(dir, { mode: 0o700 });
-    const own = { auth: Buffer.from('runner:own').toString('base64') };
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { 'r.example.com': own } }), { mode: 0o644 });
-    const seen: Parameters<typeof fakeDocker>[1] = [];
-    const deps = { run: fakeDocker(dir, seen), env: { HOME: home, DOCKER_CONFIG: dir, PATH: '' } };
-    await dockerLogin(deps, target('r.example.com'), 'ci', 'pw');
-    expect(seen[0]?.stateDuringLogin).toContain('"key": "r.example.com"');
+function jobHome(config: unknown): { home: string; dir: string; env: Record<string, string> } {
+  const home = mkdtempSync(join(tmpdir(), 'regauth-login-'));
+  const dir = join(home, '.docker');
+  mkdirSync(dir, { mode: 0o700 });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config), { mode: 0o644 });
+  return { home, dir, env: { HOME: home, DOCKER_CONFIG: dir, PATH: '' } };
+}
+
+describe('dockerLogin and the journal', () => {
+  it('records the login (with the entry it replaces) and makes config.json 0600 before docker runs; logout gives back the entry', async () => {
+    const own = { auth: Buffer.from('runner:own').toString('base64'), email: 'x@example.com' };
+    const { dir, env } = jobHome({ auths: { 'r.example.com': own } });
+    const seen: Parameters<typeof fakeDocker>[2] = [];
+    const run = fakeDocker(dir, journalPath(env), seen);
+    await dockerLogin({ run, env }, target('r.example.com'), 'ci', 'pw');
+    expect(seen[0]?.journalDuringLogin).toContain('"kind":"docker-login","configDir"');
+    expect(seen[0]?.journalDuringLogin).toContain(`"previous":${JSON.stringify(own)}`);
     expect(seen[0]?.modeDuringLogin).toBe(0o600);
-    await dockerLogout(deps, undefined);
+    // A second login to the same host keeps the first record: logout gives back the job's entry, not regauth's.
+    await dockerLogin({ run, env }, target('r.example.com'), 'ci', 'pw2');
+    const done = await undoJournal(env, run, undefined);
+    expect(done.loggedOut).toEqual(['r.example.com']);
+    expect(done.restoredAuth).toEqual(['r.example.com']);
     expect((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { auths: unknown }).auths).toEqual({ 'r.example.com': own });
+    expect(() => statSync(journalPath(env))).toThrow();
   });
 
-  it('passes only registry hosts from the state file to docker logout, and deletes no file outside ~/.regauth', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'regauth-logout-'));
-    const dir = join(home, '.docker');
-    mkdirSync(dir, { mode: 0o700 });
-    writeFileSync(join(dir, 'config.json'), '{}');
-    writeFileSync(join(home, 'project.txt'), 'keep');
-    writeFileSync(join(dir, 'regauth-state.json'), JSON.stringify({ logins: [{ key: '--help' }, { key: 'ok.example.com' }], secretFiles: [join(home, 'project.txt')] }));
-    const seen: Parameters<typeof fakeDocker>[1] = [];
-    const report = await dockerLogout({ run: fakeDocker(dir, seen), env: { HOME: home, DOCKER_CONFIG: dir } }, undefined);
-    expect(seen.map((s) => s.args)).toEqual([['logout', 'ok.example.com']]);
-    expect(report.loggedOut).toEqual(['ok.example.com']);
-    expect(report.ignored).toHaveLength(2);
-    expect(readFileSync(join(home, 'project.txt'), 'utf8')).toBe('keep');
+  it('a refused login takes its records back, so logout has nothing to do for it', async () => {
+    const { dir, env } = jobHome({});
+    const seen: Parameters<typeof fakeDocker>[2] = [];
+    await expect(dockerLogin({ run: fakeDocker(dir, journalPath(env), seen, 1), env }, target('r.example.com'), 'ci', 'pw')).rejects.toThrow();
+    const done = await undoJournal(env, fakeDocker(dir, journalPath(env), seen), [target('r.example.com')]);
+    expect(done.nothingFor).toEqual(['r.example.com']);
+    expect(seen.map((s) => s.args[0])).toEqual(['login']);
   });
 });

@@ -57,7 +57,10 @@ describe('regauth/gcp-oidc-login inputs', () => {
 
   it.each([
     [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: '${GCP_WORKLOAD_IDENTITY_PROVIDER}' }, 'parameter workload_identity_provider: is empty (the default is ${GCP_WORKLOAD_IDENTITY_PROVIDER}, which is not set); set it to projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>'],
-    [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: 'circleci' }, 'parameter workload_identity_provider: must be projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider> (or //iam.googleapis.com/ followed by that), got "circleci"'],
+    // CircleCI's gcp_auth: takes the bare provider ID under the same key: say which form is wanted, and why.
+    [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: 'acme-org' }, 'parameter workload_identity_provider: "acme-org" is a bare provider ID (the form CircleCI\'s gcp_auth: takes); give the full name projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/acme-org'],
+    [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: 'Acme_Org' }, 'parameter workload_identity_provider: "Acme_Org" is a bare provider ID (the form CircleCI\'s gcp_auth: takes); give the full name projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>'],
+    [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: 'pools/circleci' }, 'parameter workload_identity_provider: must be projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider> (or //iam.googleapis.com/ followed by that), got "pools/circleci"'],
     [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: PROVIDER.replace('123456789', 'my-project') }, 'parameter workload_identity_provider: names project "my-project"; it must be the project NUMBER (digits, as gcloud projects describe prints it), not the project id'],
     [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: PROVIDER.replace('global', 'us-east1') }, 'parameter workload_identity_provider: names location "us-east1"; workload identity pools live in location global'],
     [{ REGAUTH_WORKLOAD_IDENTITY_PROVIDER: PROVIDER.replace('circleci', 'ci') }, 'parameter workload_identity_provider: names pool "ci"; a pool id is 4 to 32 characters of a-z, 0-9 and -'],

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensurePrivateDirectory, isInside, readRegularFile, removeOwnedFile, writePrivateFile } from '../../src/core/private-files.ts';
-import { parseState } from '../../src/docker/config.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'regauth-pf-'));
 
@@ -57,11 +56,5 @@ describe('private files', () => {
     symlinkSync(join(base, 't'), join(base, 'l'));
     expect(await readRegularFile(join(base, 'l'))).toEqual({ kind: 'wrong-type', what: 'a symbolic link' });
     expect(await readRegularFile(join(base, 'none'))).toEqual({ kind: 'missing' });
-  });
-
-  it('keeps only well-formed records from a state file', () => {
-    const state = parseState(JSON.stringify({ logins: [{ key: 'r.io', helperOptOut: true, replacedAuth: { auth: 'x' } }, { key: 5 }, 'junk', { key: 'q.io', replacedAuth: { auth: 1 } }], secretFiles: ['/a', 7] }));
-    expect(state).toEqual({ logins: [{ key: 'r.io', helperOptOut: true, replacedAuth: { auth: 'x' } }, { key: 'q.io', helperOptOut: false }], secretFiles: ['/a'] });
-    expect(parseState('not json')).toEqual({ logins: [], secretFiles: [] });
   });
 });

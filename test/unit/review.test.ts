@@ -1,10 +1,11 @@
 // Hand-made orbs are broken one field at a time; a loose type keeps each case one line.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { checkOrbUsage, currentMajor, reviewOrb } from '../../scripts/lib/review.ts';
+import { checkOrbUsage, currentMajor, EXCLUDED_RULES, reviewOrb, reviewOrbSource } from '../../scripts/lib/review.ts';
+import { makeTempDir, type TempDir } from '../support/tempdir.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const SCRIPT = '#!/usr/bin/env bash\n# regauth 1.0.0, command hello\nset -eu\necho "$REGAUTH_WHO"\necho one\necho two\necho done\n';
@@ -75,23 +76,32 @@ describe('reviewOrb', () => {
   });
 
   const cases: [string, string, (orb: Record<string, any>) => void][] = [
+    // orb-tools' rules, by review.bats' numbers and meanings.
     ['RC001', 'source_url is missing', (o) => delete o.display.source_url],
-    ['RC006', 'source_url is not an https URL', (o) => (o.display.source_url = 'http://github.com/org/regauth')],
-    ['RC007', 'home_url is not a URL', (o) => (o.display.home_url = 'see the readme')],
-    ['RC005', 'the orb description is too short', (o) => (o.description = 'Logs in.')],
     ['RC002', 'a command has no description', (o) => delete o.commands.hello.description],
-    ['RC002', 'a parameter has no description', (o) => delete o.commands.hello.parameters.who.description],
+    ['RC002', 'a job has no description', (o) => delete o.jobs.greet.description],
     ['RC002', 'an executor has no description', (o) => delete o.executors.default.description],
     ['RC002', 'an example has no description', (o) => delete o.examples.greet_a_person.description],
     ['RC003', 'there is no example', (o) => delete o.examples],
-    ['RC004', 'an example is called "example"', (o) => (o.examples = { example: o.examples.greet_a_person })],
+    ['RC004', 'an example name contains "example"', (o) => (o.examples = { greet_example: o.examples.greet_a_person })],
+    ['RC005', 'the orb description is under 64 characters', (o) => (o.description = 'Logs in.')],
+    ['RC006', 'source_url cannot be reached (not an https URL)', (o) => (o.display.source_url = 'http://github.com/org/regauth')],
+    ['RC007', 'home_url cannot be reached (not a URL)', (o) => (o.display.home_url = 'see the readme')],
     ['RC008', 'a run step has no name', (o) => delete o.commands.hello.steps[0].run.name],
     ['RC008', 'a run step is short-form', (o) => (o.commands['ecr-login'].steps = [{ run: 'echo hi' }])],
-    ['RC009', 'a long command is inline', (o) => (o.commands.hello.steps[0].run.command = SCRIPT.replace(/^#!.*\n# regauth.*\n/, ''))],
-    ['RC010', 'a component is not snake_case', (o) => (o.commands.sayHello = o.commands.hello)],
-    ['RC011', 'an env_var_name default is not a plain name', (o) => (o.commands.hello.parameters.token.default = '$HELLO_TOKEN')],
-    ['RC011', 'a string default is a bare $VAR', (o) => (o.commands.hello.parameters.who.default = '$USER_NAME')],
-    ['RC012', 'an example pins another version', (o) => (o.examples.greet_a_person.usage.orbs.regauth = 'org/regauth@0.9.1')],
+    ['RC010', 'a component is not snake_case', (o) => (o.commands['say-hello'] = o.commands.hello)],
+    ['RC010', 'a parameter key is not snake_case', (o) => (o.commands.hello.parameters['who-else'] = { type: 'string', default: '', description: 'x' })],
+    ['RC011', 'an example pins another major version', (o) => (o.examples.greet_a_person.usage.orbs.regauth = 'org/regauth@0.9.1')],
+    [
+      'RC012',
+      'a parameter defaulting to an environment variable is used in a cache key',
+      (o) => o.commands.hello.steps.push({ restore_cache: { key: 'deps-<< parameters.who >>' } }),
+    ],
+    // regauth's own.
+    ['RG05', 'a parameter has no description', (o) => delete o.commands.hello.parameters.who.description],
+    ['RG09', 'an example name says nothing', (o) => (o.examples = { usage: o.examples.greet_a_person })],
+    ['RG11', 'an env_var_name default is not a plain name', (o) => (o.commands.hello.parameters.token.default = '$HELLO_TOKEN')],
+    ['RG11', 'a string default is a bare $VAR', (o) => (o.commands.hello.parameters.who.default = '$USER_NAME')],
     ['RG01', 'a declared parameter is never used', (o) => (o.commands.hello.parameters.extra = { type: 'boolean', default: false, description: 'Unused.' })],
     ['RG02', 'a used parameter is not declared', (o) => (o.commands.hello.steps[0].run.environment.X = '<< parameters.nope >>')],
     ['RG03', 'an include was not resolved', (o) => (o.commands['ecr-login'].steps[0].run.command = '<<include(scripts/x.sh)>>')],
@@ -123,9 +133,44 @@ describe('reviewOrb', () => {
     expect(review(orb)).toEqual(['RC010 commands.pull-images: name is not snake_case']);
   });
 
+  it('states a reason for each rule the pipeline excludes', () => {
+    expect(Object.keys(EXCLUDED_RULES)).toEqual(['RC010']);
+    expect(EXCLUDED_RULES['RC010']).toMatch(/ecr-oidc-login.*published interface/);
+  });
+
   it('reads the major version examples must use from package.json', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     expect(currentMajor()).toBe(Number(pkg.version.split('.')[0]));
+  });
+});
+
+describe('reviewOrbSource', () => {
+  const dirs: TempDir[] = [];
+  afterAll(async () => Promise.all(dirs.map(async (dir) => dir.remove())));
+
+  /** An orb source folder with one command file; each case writes it differently. */
+  function source(file: string, command: unknown): string {
+    const dir = makeTempDir('regauth-review-');
+    dirs.push(dir);
+    mkdirSync(join(dir.path, 'commands'));
+    writeFileSync(join(dir.path, 'commands', file), JSON.stringify({ description: 'x', steps: [{ run: { name: 'x', command } }] }));
+    return dir.path;
+  }
+
+  it('RC009: a run command over 64 characters must come from <<include(...)>>', () => {
+    const long = 'echo "this command is long enough to pass the sixty-four character limit"';
+    expect(reviewOrbSource(source('hello.yml', long))).toEqual([`RC009 commands/hello.yml steps[0].run: a ${long.length}-character command is inline; move it to a script and use <<include(scripts/…)>>`]);
+    expect(reviewOrbSource(source('hello.yml', '<<include(scripts/generated/hello.sh)>>'))).toEqual([]);
+    expect(reviewOrbSource(source('hello.yml', 'echo short'))).toEqual([]);
+  });
+
+  it('RC010: a command file name with "-" is flagged unless it is a published name', () => {
+    expect(reviewOrbSource(source('pull-images.yml', 'echo x'))).toEqual(['RC010 commands/pull-images.yml: the file name is not snake_case']);
+    expect(reviewOrbSource(source('ecr-oidc-login.yml', 'echo x'))).toEqual([]);
+  });
+
+  it("the repository's orb/ passes RC009 and RC010 (with the published names waived)", () => {
+    expect(reviewOrbSource(join(root, 'orb'))).toEqual([]);
   });
 });
 

@@ -4,9 +4,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { orbName, readOrbIdentity } from '../../scripts/lib/orb-identity.ts';
 import { schemaPath, validateConfig, where, wrapOrbInConfig } from '../../scripts/lib/schema.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
+/** The reference every example makes: package.json's orb namespace, this major version. */
+const ORB_REF = `${orbName(readOrbIdentity(root))}@1`;
 
 const minimal = () => ({
   version: 2.1,
@@ -116,11 +119,11 @@ describe('orb/examples', () => {
     );
   });
 
-  it.each(files)('%s is a described, valid config on org/regauth@1', (file) => {
+  it.each(files)(`%s is a described, valid config on ${ORB_REF}`, (file) => {
     const example = parse(readFileSync(join(dir, file), 'utf8')) as { description: string; usage: Record<string, any> };
     expect(Object.keys(example).sort()).toEqual(['description', 'usage']);
     expect(example.description.length).toBeGreaterThan(60);
-    expect(example.usage['orbs']).toEqual({ regauth: 'org/regauth@1' });
+    expect(example.usage['orbs']).toEqual({ regauth: ORB_REF });
     expect(validateConfig(example.usage)).toEqual([]);
   });
 });

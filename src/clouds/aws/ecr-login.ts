@@ -2,7 +2,7 @@ import { getEcrAuthorization, getEcrPublicAuthorization, type AwsCredentials, ty
 import { loginWithRetry, type DockerDeps } from '../../docker/login.ts';
 import { UserError } from '../../core/errors.ts';
 import type { EcrTargetInputs } from '../../inputs/ecr.ts';
-import { isoSeconds, seconds, type Reporter } from '../../core/output.ts';
+import { loginLine, type LoginLineParts, type Reporter } from '../../core/output.ts';
 import { parseRegistryHost } from '../../registry/host.ts';
 import type { RetryDeps } from '../../core/retry.ts';
 
@@ -17,7 +17,7 @@ export async function fetchEcrLogins(
     region: targets.region,
     credentials,
     registryIds: targets.accountIds,
-    retry: { deps: deps.retry, ...deps.aws, onRetry: (attempt, verdict, delay) => reporter.line(`regauth: ecr:GetAuthorizationToken failed (attempt ${attempt}: ${verdict.reason}); retrying in ${seconds(delay)}`) },
+    retry: { deps: deps.retry, ...deps.aws, onRetry: (attempt, verdict, delay) => reporter.retrying('ecr:GetAuthorizationToken', attempt, verdict.reason, delay) },
   });
   if (targets.includePublic) {
     logins.push(await getEcrPublicAuthorization({ credentials, retry: { deps: deps.retry, ...deps.aws } }));
@@ -33,13 +33,13 @@ export async function fetchEcrLogins(
 export async function loginToEcrRegistries(
   targets: EcrTargetInputs,
   credentials: AwsCredentials,
-  deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps; aws?: AwsRetryOptions },
+  deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps; aws?: AwsRetryOptions } & LoginLineParts,
 ): Promise<string[]> {
   return dockerLoginEcr(await fetchEcrLogins(targets, credentials, deps), deps);
 }
 
 /** docker login to each registry host ECR named (the daemon checks the password with the registry). */
-export async function dockerLoginEcr(logins: readonly RegistryLogin[], deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps }): Promise<string[]> {
+export async function dockerLoginEcr(logins: readonly RegistryLogin[], deps: { docker: DockerDeps; reporter: Reporter; retry: RetryDeps } & LoginLineParts): Promise<string[]> {
   const { reporter } = deps;
   const hosts: string[] = [];
   for (const login of logins) {
@@ -47,10 +47,9 @@ export async function dockerLoginEcr(logins: readonly RegistryLogin[], deps: { d
     if ('error' in target) throw new UserError(`ECR answered a proxyEndpoint host that ${target.error}; nothing was logged in to it`);
     const { attempts } = await loginWithRetry(deps.docker, target, login.username, login.password, {
       deps: deps.retry,
-      onRetry: (attempt, reason, delay) => reporter.line(`regauth: docker login to ${target.host} failed (attempt ${attempt}: ${reason}); retrying in ${seconds(delay)}`),
+      onRetry: (attempt, reason, delay) => reporter.retrying(`docker login to ${target.host}`, attempt, reason, delay),
     });
-    const until = login.expiresAt ? ` (token valid until ${isoSeconds(login.expiresAt)})` : '';
-    reporter.line(`regauth: logged in to ${target.host}${until}${attempts > 1 ? ` after ${attempts} attempts` : ''}`);
+    reporter.line(loginLine(target.host, deps, login.expiresAt, attempts));
     hosts.push(target.host);
   }
   return hosts;

@@ -1,7 +1,5 @@
-import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../../core/errors.ts';
+import { ensurePrivateDirectory, regauthHome, writePrivateFile } from '../../core/private-files.ts';
 import type { Env } from '../../inputs/common.ts';
 import { generateAccessTokenUrl, providerAudience, stsTokenUrl, type GoogleMintSettings } from './mint.ts';
 
@@ -36,43 +34,34 @@ export interface ExportedCredentialFile {
   credentialFile: string;
   /** Every file written (logout removes them). */
   files: string[];
-  /** Lines appended to $BASH_ENV: paths and switches, never a token. */
-  bashEnvLines: string[];
+  /** What later steps get: paths and switches, never a token. */
+  exports: { name: 'GOOGLE_APPLICATION_CREDENTIALS' | 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE' | 'GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES'; value: string }[];
 }
 
-/** $HOME/.regauth/gcp-<build>: made 0700 by regauth; a link or a foreign file there is refused. */
+/** $HOME/.regauth/gcp-<build>: made 0700 by regauth; a link or a foreign directory there is refused. */
 export async function privateDirectory(env: Env): Promise<string> {
-  const base = join(env.HOME ?? homedir(), '.regauth');
+  const base = regauthHome(env);
   const directory = join(base, `gcp-${(env.CIRCLE_BUILD_NUM ?? '').replace(/\D/g, '') || process.pid}`);
-  for (const dir of [base, directory]) {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const stat = await fs.lstat(dir);
-    if (!stat.isDirectory() || stat.isSymbolicLink() || (typeof process.getuid === 'function' && stat.uid !== process.getuid())) {
-      throw new UserError(`${dir} is not a directory of this user's own; regauth will not write credentials there: remove it and rerun`);
-    }
-    await fs.chmod(dir, 0o700);
-  }
+  await ensurePrivateDirectory(base);
+  await ensurePrivateDirectory(directory);
   return directory;
 }
 
-/** Created 0600 from the start (never readable by others, even for an instant). */
-export async function writePrivateFile(file: string, text: string): Promise<void> {
-  await fs.rm(file, { force: true });
-  await fs.writeFile(file, text, { mode: 0o600, flag: 'wx' });
-}
-
 /**
- * Writes `credentials.json` into `directory` and appends its path to $BASH_ENV as
- * GOOGLE_APPLICATION_CREDENTIALS and CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE (plus
- * GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 for an executable source).
+ * Writes `credentials.json` into `directory`. Its path reaches later steps through the journal's
+ * export (src/core/journal.ts), as GOOGLE_APPLICATION_CREDENTIALS and
+ * CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE (plus GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 for an
+ * executable source): `exports` says what to export, never a token.
  */
-export async function writeExternalAccountFile(env: Env, directory: string, settings: GoogleMintSettings, source: CredentialSource): Promise<ExportedCredentialFile> {
+export async function writeExternalAccountFile(_env: Env, directory: string, settings: GoogleMintSettings, source: CredentialSource): Promise<ExportedCredentialFile> {
   const credentialFile = externalAccountFilePath(directory);
   await writePrivateFile(credentialFile, `${JSON.stringify(externalAccountConfig(settings, source), null, 2)}\n`);
-  const bashEnvLines = [`export GOOGLE_APPLICATION_CREDENTIALS=${shellQuote(credentialFile)}`, `export CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE=${shellQuote(credentialFile)}`];
-  if ('executable' in source) bashEnvLines.push('export GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1');
-  if (env.BASH_ENV) await fs.appendFile(env.BASH_ENV, `${bashEnvLines.join('\n')}\n`);
-  return { directory, credentialFile, files: [credentialFile], bashEnvLines };
+  const exports: ExportedCredentialFile['exports'] = [
+    { name: 'GOOGLE_APPLICATION_CREDENTIALS', value: credentialFile },
+    { name: 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE', value: credentialFile },
+  ];
+  if ('executable' in source) exports.push({ name: 'GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES', value: '1' });
+  return { directory, credentialFile, files: [credentialFile], exports };
 }
 
 /** Where writeExternalAccountFile puts the file (known before, so it can be on record first). */
@@ -90,8 +79,4 @@ export async function jobTokenFileSource(directory: string, jobToken: string): P
   const file = jobTokenFilePath(directory);
   await writePrivateFile(file, jobToken);
   return { source: { file, format: { type: 'text' } }, file };
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }

@@ -11,9 +11,23 @@ export interface WorkloadIdentityProvider {
 const ID = /^[a-z0-9-]{4,32}$/;
 const PROVIDER_NAME = /^projects\/([^/]*)\/locations\/([^/]*)\/workloadIdentityPools\/([^/]*)\/providers\/([^/]*)$/;
 export const PROVIDER_FORM = 'projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>';
+/** A value with no path at all: what CircleCI's `gcp_auth: workload_identity_provider` takes. */
+const BARE_ID = /^[A-Za-z0-9_.-]{1,63}$/;
+
+/**
+ * CircleCI's own `gcp_auth:` uses this key for the provider's bare ID, so users paste that here;
+ * say so, with the full name their ID belongs in, before anything is sent.
+ */
+function bareIdProblem(value: string): string | undefined {
+  if (!BARE_ID.test(value)) return undefined;
+  const full = PROVIDER_FORM.replace('<provider>', ID.test(value) ? value : '<provider>');
+  return `${JSON.stringify(value)} is a bare provider ID (the form CircleCI's gcp_auth: takes); give the full name ${full}`;
+}
 
 /** The resource name, or the `//iam.googleapis.com/projects/…` audience form of it. */
 export function parseWorkloadIdentityProvider(value: string): WorkloadIdentityProvider | { error: string } {
+  const bare = bareIdProblem(value);
+  if (bare !== undefined) return { error: bare };
   const name = value.startsWith('//iam.googleapis.com/') ? value.slice('//iam.googleapis.com/'.length) : value;
   const match = PROVIDER_NAME.exec(name);
   if (!match) return { error: `must be ${PROVIDER_FORM} (or //iam.googleapis.com/ followed by that), got ${JSON.stringify(clip(value))}` };

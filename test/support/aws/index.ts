@@ -4,7 +4,7 @@ import { createIssuer, type Issuer, type MintOptions } from './issuer.ts';
 import { closeServer, listenLoopback, readBody } from './http.ts';
 import { AwsFault, fault, newRequestId, sendJson, sendJsonError, sendQueryError, sendXml, type Service } from './responses.ts';
 import { verifySigV4 } from './sigv4.ts';
-import { assumeRoleWithWebIdentity, type StsContext } from './sts.ts';
+import { assumeRole, assumeRoleWithWebIdentity, getCallerIdentity, type StsContext } from './sts.ts';
 import { getAuthorizationToken, getPublicAuthorizationToken } from './ecr.ts';
 import type { Principal, RoleConfig, StaticKeyConfig } from './state.ts';
 
@@ -214,8 +214,15 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     try {
       if (service === 'sts') {
         if (form.get('Version') !== '2011-06-15') throw fault('InvalidAction', `Could not find operation ${action} for version ${form.get('Version') ?? 'NO_VERSION_SPECIFIED'}`);
-        if (action !== 'AssumeRoleWithWebIdentity' || !sts) throw fault('InvalidAction', `Could not find operation ${action} for version 2011-06-15`);
-        const xml = await assumeRoleWithWebIdentity(sts, form, requestId);
+        if (!sts || !['AssumeRoleWithWebIdentity', 'AssumeRole', 'GetCallerIdentity'].includes(action)) throw fault('InvalidAction', `Could not find operation ${action} for version 2011-06-15`);
+        if (action === 'AssumeRoleWithWebIdentity') return sendXml(res, 200, await assumeRoleWithWebIdentity(sts, form, requestId), requestId);
+        // The signed actions a profile chained from regauth's (source_profile) makes: the caller's keys are checked as AWS checks them.
+        const { principal } = await verifySigV4(
+          { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
+          { service: 'sts', regionAllowed: (r) => REGION.test(r), lookup: (id) => sessions.get(id) ?? staticKeys.get(id), now: now() },
+        );
+        entry.principal = principal.arn;
+        const xml = action === 'AssumeRole' ? assumeRole(sts, principal, form, requestId) : getCallerIdentity(principal, requestId);
         return sendXml(res, 200, xml, requestId);
       }
       if (req.method !== 'POST' || path !== '/') throw fault('UnknownOperationException', 'Only POST / is served.');

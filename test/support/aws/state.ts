@@ -26,6 +26,8 @@ export interface RoleConfig {
   accounts?: readonly string[];
   /** The provider (issuer URL without scheme) the trust policy names; defaults to the local issuer. */
   provider?: string;
+  /** Role ARNs whose sessions may sts:AssumeRole into this role (a chained profile's role_arn). */
+  assumableBy?: readonly string[];
 }
 
 export interface StaticKeyConfig {

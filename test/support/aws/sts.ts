@@ -129,3 +129,43 @@ export async function assumeRoleWithWebIdentity(ctx: StsContext, params: URLSear
     '</AssumeRoleWithWebIdentityResponse>\n'
   );
 }
+
+/** The role a session belongs to: arn:aws:sts::<acct>:assumed-role/<name>/<session> → arn:aws:iam::<acct>:role/<name>. */
+function roleOfSession(arn: string): string | undefined {
+  const match = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/.exec(arn);
+  return match ? `arn:${match[1]}:iam::${match[2]}:role/${match[3]}` : undefined;
+}
+
+/** sts:AssumeRole, signed by a session's keys; the target role's `assumableBy` must name the caller's role. */
+export function assumeRole(ctx: StsContext, caller: Principal, params: URLSearchParams, requestId: string): string {
+  const roleArn = params.get('RoleArn') ?? '';
+  const sessionName = params.get('RoleSessionName') ?? '';
+  const arn = ROLE_ARN.exec(roleArn);
+  if (!arn) throw fault('ValidationError', 'Request ARN is invalid');
+  if (sessionName.length < 2 || sessionName.length > 64 || !SESSION_NAME.test(sessionName)) throw fault('ValidationError', `Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`);
+  const role = ctx.roles.get(roleArn);
+  const from = roleOfSession(caller.arn);
+  if (!role || from === undefined || !(role.assumableBy ?? []).includes(from)) throw fault('AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+  const account = arn[2] ?? '';
+  const roleName = arn[4] ?? '';
+  const secrets = newSessionSecrets();
+  const expiresAt = ctx.now() + (ctx.sessionLifetimeSeconds?.() ?? Number(params.get('DurationSeconds') ?? '3600')) * 1000;
+  const assumedArn = `arn:${arn[1]}:sts::${account}:assumed-role/${roleName}/${sessionName}`;
+  ctx.sessions.set(secrets.accessKeyId, { ...secrets, expiresAt, account, arn: assumedArn, accounts: role.accounts ?? [account] });
+  return (
+    `<AssumeRoleResponse xmlns="${STS_NAMESPACE}">\n  <AssumeRoleResult>\n` +
+    `    <AssumedRoleUser>\n      <Arn>${escapeXml(assumedArn)}</Arn>\n      <AssumedRoleId>AROA${account}CHAINED:${escapeXml(sessionName)}</AssumedRoleId>\n    </AssumedRoleUser>\n` +
+    `    <Credentials>\n      <SessionToken>${secrets.sessionToken}</SessionToken>\n      <SecretAccessKey>${secrets.secretAccessKey}</SecretAccessKey>\n` +
+    `      <Expiration>${isoSeconds(expiresAt)}</Expiration>\n      <AccessKeyId>${secrets.accessKeyId}</AccessKeyId>\n    </Credentials>\n` +
+    `  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n`
+  );
+}
+
+/** sts:GetCallerIdentity: who signed the request. */
+export function getCallerIdentity(caller: Principal, requestId: string): string {
+  return (
+    `<GetCallerIdentityResponse xmlns="${STS_NAMESPACE}">\n  <GetCallerIdentityResult>\n` +
+    `    <Arn>${escapeXml(caller.arn)}</Arn>\n    <UserId>${escapeXml(caller.accessKeyId)}</UserId>\n    <Account>${caller.account}</Account>\n` +
+    `  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n`
+  );
+}
