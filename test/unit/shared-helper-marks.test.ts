@@ -22,11 +22,10 @@ describe('releaseSharedUser: the shared program stays while any user\'s live job
     const env = { [SYSTEM_ROOT_OVERRIDE]: scratch.path };
     const tmp = join(scratch.path, 'tmp');
     mkdirSync(tmp, { mode: 0o1777 });
-    /** A job's helper directory; live while it has state.json. */
+    /** A job's helper directory; live while it exists (logout removes it last). */
     const job = (name: string, live: boolean): string => {
       const dir = join(scratch.path, 'homes', name, '.regauth', 'helper');
-      mkdirSync(dir, { recursive: true });
-      if (live) writeFileSync(join(dir, 'state.json'), '{}');
+      if (live) mkdirSync(dir, { recursive: true });
       return dir;
     };
     const marks = (uid: number, helperDirs: readonly string[], mode = 0o755): string => {
@@ -58,7 +57,7 @@ describe('releaseSharedUser: the shared program stays while any user\'s live job
     const other = job('other', true);
     marks(OTHER, [other]);
     expect(await releaseSharedUser(me, env)).toBe(true);
-    rmSync(join(other, 'state.json'));
+    rmSync(other, { recursive: true });
     expect(await releaseSharedUser(me, env)).toBe(false);
   });
 
