@@ -136,6 +136,30 @@ function takeCheckLock(): number | undefined {
   return -1;
 }
 
+/** A run root whose pid file names a process that is gone (killed before its teardown). */
+export function deadRun(root: string): boolean {
+  const pid = pidIn(join(root, 'pid'));
+  return pid > 0 && !alive(pid);
+}
+
+/** The marks directory holds only marks this setup plants, for runs that are gone. */
+export function leftoverPlant(marks: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(marks);
+  } catch {
+    return false;
+  }
+  return (
+    names.length > 0 &&
+    names.every((name) => {
+      const named = readFileSyncOrEmpty(join(marks, name)).trim();
+      const run = /^(\/tmp\/regauth-run-[^/]+)\/planted-job\/\.regauth\/helper$/.exec(named)?.[1];
+      return run !== undefined && (!existsSync(run) || deadRun(run));
+    })
+  );
+}
+
 /** Another test run's scratch directory (its own process still running): not ours to judge. */
 const anotherLiveRun = (name: string): boolean => name.startsWith('regauth-run-') && alive(pidIn(join(TMP, name, 'pid')));
 
@@ -158,6 +182,19 @@ export default function setup(): () => void {
     for (const point of mountsUnder(readFileSync('/proc/self/mounts', 'utf8'), root)) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
     rmSync(root, { recursive: true, force: true, maxRetries: 3 });
   };
+
+  // Scratch of runs killed before their teardown (SIGKILL, a timeout): nobody else removes it.
+  for (const name of ours(TMP, (entry) => entry.startsWith('regauth-run-'))) {
+    const other = join(TMP, name);
+    if (other === root || !deadRun(other)) continue;
+    if (ours(join(other, 'stash'), () => true).size > 0) {
+      // It moved the machine's own files aside: a person must put them back (stash-<hex of the path>).
+      console.log(`regauth global setup: ${other} is left from a killed run and holds what it moved aside in stash/; put it back by hand`);
+      continue;
+    }
+    for (const point of mountsUnder(readFileSync('/proc/self/mounts', 'utf8'), other)) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+    rmSync(other, { recursive: true, force: true });
+  }
 
   const holder = takeCheckLock();
   if (holder !== undefined) {
@@ -183,6 +220,12 @@ export default function setup(): () => void {
   const marks = join(TMP, `regauth-helper-users-${uid}`);
   const stashes = join(root, 'stash');
   mkdirSync(stashes, { mode: 0o700 });
+  if (leftoverPlant(marks)) {
+    // A run killed before its teardown left its plants: they were never the machine's, so they go.
+    console.log(`regauth global setup: removing ${program} and ${marks} planted by a test run that is gone`);
+    rmSync(marks, { recursive: true, force: true });
+    if (readFileSyncOrEmpty(program) === helperScript()) rmSync(program, { force: true });
+  }
   if (uid === 0) {
     const stash = stashAside(program, stashes);
     writeFileSync(program, helperScript(), { mode: 0o755 });
