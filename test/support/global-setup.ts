@@ -211,7 +211,7 @@ export default function setup(): () => void {
   const plants: Plant[] = [];
   const problems: string[] = [];
   const uid = process.getuid?.() ?? -1;
-  // A job that never logged out: its helper directory still has state.json, so it counts as live.
+  // A job that never logged out: its helper directory still exists, so it counts as live.
   const liveJob = join(root, 'planted-job', '.regauth', 'helper');
   mkdirSync(liveJob, { recursive: true, mode: 0o700 });
   writeFileSync(join(liveJob, 'state.json'), '{"groups":[],"entries":[],"exported":[]}\n', { mode: 0o600 });
