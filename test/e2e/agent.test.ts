@@ -90,7 +90,7 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
     const context = await job([], 600);
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout).toContain('regauth: OIDC token from CIRCLE_OIDC_TOKEN_V2: ');
+    expect(result.stdout).toMatch(/regauth: logged in to \S+ as arn:aws:iam::\d{12}:role\/\S+, valid until \d\d:\d\d:\d\d UTC, /);
     const lines = result.stdout.split('\n').filter((line) => line.includes('no renewal'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^regauth: credentials last until \d\d:\d\d:\d\d UTC, no renewal: neither circleci-agent nor circleci is on PATH$/);
