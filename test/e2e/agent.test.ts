@@ -62,6 +62,7 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
 
   it('only circleci-agent on PATH: the login re-mints an expiring token with it, and a later refresh mints with it', async () => {
     const context = await job([agent.dir], 5);
+    context.env.REGAUTH_DEBUG = '1'; // the token's source is a debug line
     const before = agent.calls().length;
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
@@ -77,6 +78,7 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
 
   it('a foreign circleci ahead of circleci-agent: the agent mints, the foreign program is never started', async () => {
     const context = await job([foreign.dir, agent.dir], 5);
+    context.env.REGAUTH_DEBUG = '1'; // the token's source is a debug line
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain('regauth: OIDC token from circleci-agent run oidc get: ');
