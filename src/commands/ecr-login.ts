@@ -1,7 +1,7 @@
 import type { CommandMain } from '../core/cli.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
-import { loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
+import { loginToEcrRegistries } from './shared/ecr-docker-login.ts';
 import { parseEcrStaticInputs } from '../inputs/ecr.ts';
 
 /** regauth/ecr-login: ECR with static keys (no STS call). */

@@ -27,7 +27,8 @@ import { helperMain as runHelper } from '../refresh/helper.ts';
 import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, serveThroughHelper, type Served } from '../refresh/setup.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
-import { claimsDetail, decodeTokenClaims, diagnosePermissionDenied, diagnoseTokenExchange, obtainOidcToken, type Diagnosis, type GoogleTarget, type TokenClaims } from '../job-token/index.ts';
+import { claimsDetail, decodeTokenClaims, obtainOidcToken, type Diagnosis, type TokenClaims } from '../job-token/index.ts';
+import { diagnosePermissionDenied, diagnoseTokenExchange, type GoogleTarget } from '../clouds/gcp/diagnose.ts';
 
 /** The user name Artifact Registry and gcr.io take with an OAuth access token. */
 const USERNAME = 'oauth2accesstoken';

@@ -1,4 +1,4 @@
-import { expandedValuesToHide, withoutExpandedValues } from '../inputs/common.ts';
+import { expandedValuesToHide, withoutExpandedValues } from './env.ts';
 import { InputError, UserError } from './errors.ts';
 import { debugRequested, Reporter } from './output.ts';
 import { RetriesExhausted } from './retry.ts';

@@ -1,15 +1,9 @@
+export type { EcrTargetInputs } from '../clouds/aws/ecr-login.ts';
 import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from '../clouds/aws/index.ts';
 import { PROFILE_NAME, profileNameProblem } from '../clouds/aws/profile.ts';
+import type { EcrTargetInputs } from '../clouds/aws/ecr-login.ts';
 import { InputError } from '../core/errors.ts';
 import { booleanParameter, type Env, integerParameter, listParameter, secretFromEnvName, stringParameter } from './common.ts';
-
-/** What both ECR commands share. */
-export interface EcrTargetInputs {
-  region: string;
-  /** Empty: the caller's own account. */
-  accountIds: string[];
-  includePublic: boolean;
-}
 
 export interface EcrOidcInputs extends EcrTargetInputs {
   roleArn: string;

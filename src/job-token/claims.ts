@@ -76,3 +76,11 @@ export function claimsLine(claims: TokenClaims, nowMs: number): string {
   if (typeof claims.exp === 'number' && claims.exp * 1000 <= nowMs) parts.push(`expired at ${clockTime(new Date(claims.exp * 1000))}`);
   return parts.join(' ');
 }
+
+/** What a refused web identity token's failure shows: the claims and the trust policy's needs (lines), and the likely cause. */
+export interface Diagnosis {
+  /** Printed before the failure line, each after `regauth: `. */
+  lines: string[];
+  /** The likely cause and its fix, for the failure line. */
+  cause: string;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Reporter, type Sink } from '../../src/core/output.ts';
-import { describeClaimsForGoogle, diagnosePermissionDenied, diagnoseTokenExchange, type GoogleTarget } from '../../src/job-token/index.ts';
+import { describeClaimsForGoogle, diagnosePermissionDenied, diagnoseTokenExchange, type GoogleTarget } from '../../src/clouds/gcp/diagnose.ts';
 
 const ORG = '7f4cd3c7-3a2b-4a52-8b6e-1b0f7c9e2d11';
 const PROJECT = 'c2f3e9a1-5b6d-4e7f-8a9b-0c1d2e3f4a5b';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Reporter, type Sink } from '../../src/core/output.ts';
-import { diagnose } from '../../src/job-token/diagnose.ts';
+import { diagnose } from '../../src/clouds/aws/diagnose.ts';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 const ORG = '11111111-2222-3333-4444-555555555555';

@@ -1,6 +1,5 @@
-import { remote } from '../core/output.ts';
-import { claimsLine, describeClaims, type TokenClaims } from './claims.ts';
-import type { Diagnosis } from './diagnose.ts';
+import { remote } from '../../core/output.ts';
+import { claimsLine, describeClaims, type Diagnosis, type TokenClaims } from '../../job-token/index.ts';
 
 /** What the Google side must have for a token, for diagnosis lines (mirrors diagnose.ts for AWS). */
 export interface GoogleTarget {

@@ -1,6 +1,8 @@
-import { parseRoleArn } from '../clouds/aws/validate.ts';
-import { remote } from '../core/output.ts';
-import { audiences, claimsLine, type TokenClaims } from './claims.ts';
+import { parseRoleArn } from './validate.ts';
+import { remote } from '../../core/output.ts';
+import { audiences, claimsLine, type Diagnosis, type TokenClaims } from '../../job-token/index.ts';
+
+export type { Diagnosis } from '../../job-token/index.ts';
 
 /** Issuer URL without scheme: how IAM names the provider and prefixes condition keys. */
 export function providerName(iss: string): string {
@@ -16,14 +18,6 @@ function orgIdOf(iss: string | undefined): string | undefined {
 function suggestedSubPattern(sub: string | undefined): string | undefined {
   const match = sub ? /^(org\/[^/]+\/project\/[^/]+)\/user\//.exec(sub) : null;
   return match ? `${match[1]}/user/*` : sub;
-}
-
-/** What a refused web identity token's failure shows: the claims and the trust policy's needs (lines), and the likely cause. */
-export interface Diagnosis {
-  /** Printed before the failure line, each after `regauth: `. */
-  lines: string[];
-  /** The likely cause and its fix, for the failure line. */
-  cause: string;
 }
 
 /**
