@@ -1,4 +1,4 @@
-import { readOwned, writeAtomic, layout } from './files.ts';
+import { readOwned, writeIntoExisting, layout } from './files.ts';
 
 /**
  * One cache entry per registry host (docker's answer) and per AWS group (credential_process's
@@ -31,8 +31,9 @@ export async function readEntry(dir: string, name: string): Promise<CacheEntry |
   return text === undefined ? undefined : parseEntry(text);
 }
 
+/** Into the cache directory the login made; never creates it (see writeIntoExisting). */
 export async function writeEntry(dir: string, name: string, entry: CacheEntry): Promise<void> {
-  await writeAtomic(layout(dir).cache(name), formatEntry(entry));
+  await writeIntoExisting(layout(dir).cache(name), formatEntry(entry));
 }
 
 export const isFresh = (entry: CacheEntry | undefined, nowMs: number): entry is CacheEntry => entry !== undefined && entry.refreshAt > nowMs / 1000;

@@ -23,6 +23,10 @@ export const layout = (dir: string) => ({
   state: join(dir, 'state.json'),
   fallbackBin: join(dir, 'bin'),
   awsConfig: join(dir, 'aws', 'config'),
+  /** The job that logged in (src/refresh/job.ts): the helper serves and renews for it alone. */
+  job: join(dir, 'job'),
+  /** Put there by logout before it removes the directory: no refresh writes once it exists (src/refresh/fence.ts). */
+  fence: join(dir, 'fenced'),
 });
 
 /**
@@ -37,6 +41,17 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 export async function writeAtomic(file: string, text: string, mode = 0o600, privateDir = true): Promise<void> {
   if (privateDir) await ensurePrivateDir(dirname(file));
   await replaceFileAtomically(file, text, mode);
+}
+
+/**
+ * The helper's write path after login (refreshes, docker's `store`): only into a directory regauth
+ * made that still exists, checked without following a link, and never creating one, so a refresh
+ * that outlives logout cannot bring the helper's directory back.
+ */
+export async function writeIntoExisting(file: string, text: string): Promise<void> {
+  const parent = await fs.lstat(dirname(file)).catch(() => undefined);
+  if (!parent?.isDirectory() || !ownedByUs(parent)) throw new Error(`${dirname(file)} is gone or not regauth's own; regauth/logout may have run`);
+  await replaceFileAtomically(file, text);
 }
 
 /** The file's text when it is a regular file of this user (not a link); undefined when missing or untrusted. */

@@ -2,7 +2,8 @@
  * The installed `docker-credential-regauth`: bash that answers from the cache with builtins only
  * (no node, no fork) while an entry is fresh, and otherwise runs regauth's refresh code with the
  * node that ran the login. The script names no job: it finds its directory through $HOME, so
- * every job on a machine can share one installed copy.
+ * every job on a machine can share one installed copy; it answers only the job that logged in
+ * (the identity of src/refresh/job.ts, built from the same variables in the same order).
  */
 export const HELPER_NAME = 'docker-credential-regauth';
 export const HELPER_MARKER = '# regauth credential helper';
@@ -13,6 +14,17 @@ ${HELPER_MARKER}: docker's credential helper for the registries regauth logged i
 # AWS credential_process of its exported profile. Written by regauth; regauth/logout removes it.
 dir="\${HOME:-/nonexistent}/.regauth/helper"
 now=\${EPOCHSECONDS:-$(date +%s)}
+job="\${CIRCLE_WORKFLOW_JOB_ID-}/\${CIRCLE_BUILD_NUM-}/\${CIRCLE_PROJECT_USERNAME-}/\${CIRCLE_PROJECT_REPONAME-}"
+ours() {
+  local owner=
+  [[ -f $dir/job && ! -L $dir/job && -O $dir/job ]] && IFS= read -r owner <"$dir/job"
+  [[ -n $owner && $owner == "$job" ]]
+}
+foreign() {
+  printf 'regauth: the credential helper was set up by another CircleCI job that ended without regauth/logout; nothing for %s\\n' "$1" >&2
+  printf 'credentials not found in native keychain\\n'
+  exit 1
+}
 cached() {
   local f="$dir/cache/$1" at answer
   [[ -f $f && ! -L $f && -O $f ]] || return 1
@@ -45,6 +57,7 @@ get)
   host=\${server#*://}
   host=\${host%%/*}
   [[ $host =~ ^[A-Za-z0-9.-]+(:[0-9]+)?$ ]] || { printf 'credentials not found in native keychain\\n'; exit 1; }
+  ours || foreign "$host"
   cached "$host" && exit 0
   group=
   [[ -f $dir/routes/$host && ! -L $dir/routes/$host ]] && IFS= read -r group <"$dir/routes/$host"
@@ -54,6 +67,7 @@ get)
 aws-credentials)
   group=\${2-}
   [[ $group =~ ^[a-z][a-z0-9]*(-[a-z0-9]+)+$ ]] || { printf 'regauth: %s is not a regauth group\\n' "$group" >&2; exit 1; }
+  ours || foreign 'the exported AWS profile'
   cached "aws@$group" && exit 0
   refresh "\${group%-*}" aws-credentials "$group"
   ;;

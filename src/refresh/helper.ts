@@ -7,7 +7,9 @@ import { realRetryDeps, type RetryPolicy } from '../core/retry.ts';
 import type { Env } from '../inputs/common.ts';
 import { awsEntryName, awsProcessAnswer, dockerAnswer, hostEntryName, isFresh, isUsable, parseEntry, readEntry, writeEntry, type CacheEntry } from './cache.ts';
 import { helperDir, layout, readOwned } from './files.ts';
-import { acquireGroupLock, realGroupLockDeps, type GroupLockDeps } from './lock.ts';
+import { isFenced } from './fence.ts';
+import { isLoginsJob } from './job.ts';
+import { acquireGroupLock, LONGEST_HOLD_MS, realGroupLockDeps, type GroupLockDeps } from './lock.ts';
 import { refreshAtSeconds } from './margin.ts';
 import { GROUP, isValidHost, parseRecipe, type Recipe } from './recipe.ts';
 import { refresherFor, type Refreshers, type RefreshDeps } from './refreshers.ts';
@@ -32,7 +34,7 @@ export interface HelperIo {
   deadlineMs: number;
 }
 
-export const REFRESH_DEADLINE_MS = 30_000;
+export const REFRESH_DEADLINE_MS = LONGEST_HOLD_MS;
 const MINT_POLICY: RetryPolicy = { maxAttempts: 2, baseDelayMs: 500, maxDelayMs: 1_000, maxServerWaitMs: 1_000 };
 const STORED_LIFETIME_S = 10 * 365 * 86400;
 
@@ -66,10 +68,13 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
   const dir = helperDir(io.env);
   const [command, argument = ''] = args;
   try {
+    // Another job's helper (left without logout on a persistent machine) serves and renews nothing.
+    const foreign = async (): Promise<boolean> => !(await isLoginsJob(dir, io.env));
     switch (command) {
       case 'get': {
         const host = hostFromServerUrl(argument || (await io.stdin()));
         if (!isValidHost(host)) return fail(io, 'credentials not found in native keychain');
+        if (await foreign()) return notThisJob(io, speaker, host);
         const group = (await readOwned(layout(dir).route(host)))?.trim();
         if (!group || !GROUP.test(group)) {
           const stored = await readEntry(dir, hostEntryName(host));
@@ -80,9 +85,11 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
       }
       case 'aws-credentials': {
         if (!GROUP.test(argument)) return fail(io, `regauth: ${JSON.stringify(argument)} is not a regauth group`, speaker);
+        if (await foreign()) return notThisJob(io, speaker, 'the exported AWS profile');
         return await serve(dir, argument, awsEntryName(argument), 'the exported AWS profile', refreshers, io, redactor, speaker);
       }
       case 'store':
+        if (await foreign()) return notThisJob(io, speaker, 'docker login');
         return await store(dir, await io.stdin(), io);
       case 'erase': {
         const host = hostFromServerUrl(await io.stdin());
@@ -90,8 +97,10 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
         return 0;
       }
       case 'list':
+        if (await foreign()) return answer(io, '{}');
         return await list(dir, io);
       case 'google-executable':
+        if (GROUP.test(args[1] ?? '') && (await foreign())) return notThisJob(io, speaker, 'the exported Google credentials');
         return await googleExecutable(dir, args.slice(1), io, redactor);
       default:
         return fail(io, `regauth: unknown helper command ${JSON.stringify(command ?? '')}; docker-credential-regauth answers get, store, erase, list, aws-credentials and google-executable`, speaker);
@@ -105,6 +114,13 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
 function answer(io: HelperIo, text: string): number {
   io.stdout(`${text}\n`);
   return 0;
+}
+
+/** docker's "no credentials" (it then goes on anonymously), with one line saying why. */
+function notThisJob(io: HelperIo, speaker: Speaker, what: string): number {
+  speaker.say(`the credential helper was set up by another CircleCI job that ended without regauth/logout; nothing for ${what}`);
+  io.stdout('credentials not found in native keychain\n');
+  return 1;
 }
 
 /** How the helper's own lines are rendered and said (docker shows its stderr in the step's log). */
@@ -173,9 +189,20 @@ async function refreshGroup(
   }
   const refresh = refresherFor(refreshers, recipe);
   if (!refresh) return { problem: `this regauth cannot refresh ${recipe.kind} credentials` };
-  const release = await acquireGroupLock(paths.lock(group), io.deadlineMs, start + io.deadlineMs, io.lock);
-  if (!release) return { problem: 'another refresh of the same registries held the lock until the deadline' };
+  const loggedOut = { problem: 'regauth/logout has run in this job' };
+  let release;
   try {
+    release = await acquireGroupLock(paths.lock(group), io.deadlineMs, start + io.deadlineMs, io.lock);
+  } catch (error) {
+    // The locks directory is gone: logout removed the helper's directory.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return loggedOut;
+    throw error;
+  }
+  if (!release) return { problem: 'another refresh of the same registries held the lock until the deadline' };
+  // Logout fences the directory off, then waits for this lock: past it, nothing is written.
+  const stillServed = async (): Promise<boolean> => !(await isFenced(dir)) && (await readOwned(paths.recipe(group))) !== undefined;
+  try {
+    if (!(await stillServed())) return loggedOut;
     // Another get may have refreshed while this one waited for the lock.
     const fresh = await readEntry(dir, entryName);
     if (isFresh(fresh, io.now())) return { entry: fresh };
@@ -194,7 +221,10 @@ async function refreshGroup(
     }
     for (const secret of minted.secrets) redactor.add(secret);
     const issuedAt = io.now();
+    if (!(await stillServed())) return loggedOut;
     for (const registry of minted.registries) {
+      // A host a logout of its own took away (its route gone) gets nothing back.
+      if ((await readOwned(paths.route(registry.host)))?.trim() !== group) continue;
       const expiresAt = registry.expiresAt.getTime();
       await writeEntry(dir, hostEntryName(registry.host), {
         refreshAt: refreshAtSeconds(issuedAt, expiresAt),

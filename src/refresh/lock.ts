@@ -1,7 +1,5 @@
-import { dirname } from 'node:path';
 import { breakStaleLock, createLockFile, isProcessAlive, releaseLockFile } from '../core/lock-file.ts';
 import { readRegularFile } from '../core/private-files.ts';
-import { ensurePrivateDir } from './files.ts';
 
 /**
  * One refresh per group at a time, whatever number of docker pulls ask at once. The lock file
@@ -36,9 +34,15 @@ async function isStale(path: string, deps: GroupLockDeps): Promise<boolean> {
   return !Number.isInteger(pid) || (pid ?? 0) <= 0 || !deps.isAlive(pid ?? 0) || deps.now() > (deadline ?? 0);
 }
 
-/** Acquires the lock, waiting at most until `waitUntilMs`; returns a release function, or undefined when the wait ran out. */
+/** The longest a refresh holds its group's lock (its whole deadline); logout waits this long at most. */
+export const LONGEST_HOLD_MS = 30_000;
+
+/**
+ * Acquires the lock, waiting at most until `waitUntilMs`; returns a release function, or undefined
+ * when the wait ran out. The locks directory is the login's: it is never created here (a refresh
+ * after logout must not bring the helper's directory back), so its absence throws ENOENT.
+ */
 export async function acquireGroupLock(file: string, holdMs: number, waitUntilMs: number, deps: GroupLockDeps = realGroupLockDeps): Promise<(() => Promise<void>) | undefined> {
-  await ensurePrivateDir(dirname(file));
   for (;;) {
     const mine = `${process.pid} ${deps.now() + holdMs}\n`;
     if (await createLockFile(file, mine)) return () => releaseLockFile(file, mine);

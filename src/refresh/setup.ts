@@ -13,6 +13,7 @@ import type { Recipe, UngroupedRecipe } from './recipe.ts';
 import { prependPath, record } from '../core/journal.ts';
 import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
+import { bindToJob, discardOtherJobs } from './job.ts';
 import { audiences, type TokenClaims } from '../job-token/index.ts';
 import type { Reporter } from '../core/output.ts';
 import { findAgent } from '../job-token/agent.ts';
@@ -47,12 +48,18 @@ export function groupId(recipe: UngroupedRecipe): string {
 export async function serveThroughHelper(input: ServeInput): Promise<Served> {
   const { env } = input;
   const dir = helperDir(env);
+  // What another job left here without logout (persistent machines) is not this job's to serve.
+  await discardOtherJobs(env, dir);
   // Everything below is on record before it exists: the directory (logout removes it whole),
   // each host's cache and route (a logout of that host removes them), the program, the config entries.
   await record(env, { kind: 'dir', path: dir });
   await ensurePrivateDir(dirname(dir));
   await ensurePrivateDir(dir);
+  await bindToJob(dir, env);
   const paths = layout(dir);
+  // The directories a refresh writes into: made here, never by the refresh (src/refresh/fence.ts).
+  await ensurePrivateDir(dirname(paths.cache('x')));
+  await ensurePrivateDir(dirname(paths.lock('x')));
   const group = groupId(input.recipe);
   const recipe = { ...input.recipe, group } as Recipe;
 

@@ -11,6 +11,7 @@ import type { Env } from '../inputs/common.ts';
 import { parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
 import { HELPER_NAME } from './helper-script.ts';
 import { helperDir } from './files.ts';
+import { fenceOff } from './fence.ts';
 import { releaseSharedUser, uninstallHelper } from './install.ts';
 
 /** What logout did, in words the command prints (no shell). */
@@ -166,6 +167,8 @@ async function undo(entry: JournalEntry, env: Env, run: RunProcess, done: Undone
       return;
     }
     case 'dir':
+      // The helper's directory: running refreshes fenced off first, so none writes after logout.
+      if (normalize(entry.path) === normalize(helperDir(env))) await fenceOff(entry.path);
       if (await removeOwnedDirectory(entry.path)) done.removed.push(entry.path);
       return;
     case 'program': {
@@ -194,6 +197,6 @@ async function undo(entry: JournalEntry, env: Env, run: RunProcess, done: Undone
 async function removeOwnedDirectory(path: string): Promise<boolean> {
   const stat = await fs.lstat(path).catch(() => undefined);
   if (!stat || !stat.isDirectory() || !ownedByUs(stat)) return false;
-  await fs.rm(path, { recursive: true, force: true });
+  await fs.rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   return true;
 }

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatEntry, parseEntry } from '../../src/refresh/cache.ts';
 import { googleExecutableFailure, googleExecutableSuccess } from '../../src/refresh/google-executable.ts';
@@ -81,6 +81,9 @@ describe('install route', () => {
 describe('group lock', () => {
   it('makes a second taker wait for the first, takes over a dead owner\'s lock, and gives up at its deadline', async () => {
     const file = join(makeTempDir('regauth-lock-').path, 'locks', 'g.lock');
+    // The login makes the locks directory; a lock never creates it (nor anything above it).
+    await expect(acquireGroupLock(file, 10_000, 1000)).rejects.toMatchObject({ code: 'ENOENT' });
+    mkdirSync(dirname(file), { mode: 0o700 });
     let clock = 0;
     const deps = { now: () => clock, sleep: async (ms: number) => void (clock += ms), isAlive: () => true };
     const release = await acquireGroupLock(file, 10_000, 1000, deps);
@@ -126,7 +129,9 @@ function harness(options: { mint?: 'ok' | 'missing'; refresh?: () => Promise<Min
     kind: 'aws-ecr', group: '', audience: 'aud-x', hosts: [HOST], roleArn: 'arn:aws:iam::123456789012:role/r', region: 'us-east-1', accountIds: [], includePublic: false, sessionName: 's1', durationSeconds: 3600,
   };
   recipe.group = groupId(recipe);
-  for (const sub of ['recipes', 'routes', 'cache']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+  for (const sub of ['recipes', 'routes', 'cache', 'locks']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+  // The login's job (io.env below names none of CircleCI's variables).
+  writeFileSync(join(dir, 'job'), '///\n', { mode: 0o600 });
   writeFileSync(join(dir, 'recipes', `${recipe.group}.json`), JSON.stringify(recipe), { mode: 0o600 });
   writeFileSync(join(dir, 'routes', HOST), `${recipe.group}\n`, { mode: 0o600 });
   const refreshers: Refreshers = {
