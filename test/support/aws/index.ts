@@ -87,6 +87,11 @@ export interface LocalAws {
   /** The next `n` requests to `service` fail with `kind`. */
   failNext(service: Service, n: number, kind: FaultKind): void;
   clearFaults(): void;
+  /**
+   * The next request to `service` is held unanswered until `release()`, then answered as usual: a
+   * slow cloud the test controls. `arrived` resolves when that request is in.
+   */
+  holdNext(service: Service): { arrived: Promise<void>; release: () => void };
   /** Requests seen by service, optionally for one action. */
   count(service: Service, action?: string): number;
   log: RequestLogEntry[];
@@ -108,6 +113,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const baseNow = options.now ?? Date.now;
   const now = (): number => baseNow() + offsetMs;
   const faults: Record<Service, FaultKind[]> = { sts: [], ecr: [], 'ecr-public': [] };
+  const holds: Record<Service, { arrive: () => void; released: Promise<void> }[]> = { sts: [], ecr: [], 'ecr-public': [] };
   const counts = new Map<string, number>();
   const log: RequestLogEntry[] = [];
   const roles = new Map(Object.entries(options.roles ?? {}));
@@ -196,6 +202,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       else sendJsonError(res, error, requestId);
     };
 
+    const hold = holds[service].shift();
+    if (hold) {
+      hold.arrive();
+      await hold.released;
+      if (req.socket.destroyed) return;
+    }
+
     const injected = faults[service].shift();
     if (injected !== undefined) {
       entry.injected = true;
@@ -281,6 +294,14 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     forgeToken: (o) => theIssuer.forgeToken(o),
     failNext: (service, n, kind) => {
       for (let i = 0; i < n; i++) faults[service].push(kind);
+    },
+    holdNext: (service) => {
+      let arrive = (): void => undefined;
+      let release = (): void => undefined;
+      const arrived = new Promise<void>((resolve) => (arrive = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      holds[service].push({ arrive, released });
+      return { arrived, release };
     },
     clearFaults: () => {
       for (const queue of Object.values(faults)) queue.length = 0;
