@@ -1,13 +1,13 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { issueHostCertificate, type HostCertificate } from '../support/tls-hosts.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startConnectProxy, type ConnectProxy } from '../../testbed/connect-proxy.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { issueHostCertificate, type HostCertificate } from '../../testbed/tls-hosts.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * What regauth changes is on record (the journal) and logout gives it back: the job's own docker

@@ -15,7 +15,7 @@ import {
   type GoogleMintSettings,
 } from '../../src/clouds/gcp/index.ts';
 import { createServer } from 'node:http';
-import { listenOnLoopback } from '../support/ports.ts';
+import { listenOnLoopback } from '../../testbed/ports.ts';
 
 const SETTINGS: GoogleMintSettings = {
   workloadIdentityProvider: 'projects/123/locations/global/workloadIdentityPools/circleci/providers/acme-org',

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngine, inspectImage, imagesIn, removeAllImages, type Engine } from '../support/engine.ts';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { startRegistry, probeStatus, type Registry } from '../support/registry.ts';
-import { requireTools } from '../support/tools.ts';
+import { startEngine, inspectImage, imagesIn, removeAllImages, type Engine } from '../../testbed/engine.ts';
+import { startFaultProxy, type FaultProxy } from '../../testbed/fault-proxy.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { startRegistry, probeStatus, type Registry } from '../../testbed/registry.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 const available = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
 

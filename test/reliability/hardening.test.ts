@@ -8,13 +8,13 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { canaryValue, type Canary } from '../support/canary.ts';
-import { listenOnLoopback, waitFor } from '../support/ports.ts';
+import { listenOnLoopback, waitFor } from '../../testbed/ports.ts';
 import { SuiteRecorder, type ScenarioHandle } from '../support/reliability-report.ts';
-import { loadOrb, runOrbCommand, type CommandResult, type ParameterValue } from '../support/step-runner.ts';
-import { makeTempDir } from '../support/tempdir.ts';
-import { requireTools } from '../support/tools.ts';
+import { loadOrb, runOrbCommand, type CommandResult, type ParameterValue } from '../../testbed/step-runner.ts';
+import { makeTempDir } from '../../testbed/tempdir.ts';
+import { requireTools } from '../../testbed/tools.ts';
 import { labJob, observe, stderrLines, type LabJob, type Observation } from './harness.ts';
 import { startScriptedRegistry, type ScriptedRegistry } from './scripted-registry.ts';
 

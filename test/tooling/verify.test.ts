@@ -8,7 +8,7 @@ import { buildRelease, orbCommands, type Release } from '../../scripts/build.ts'
 import { compareOrbs, verdictLine, type Verdict } from '../../scripts/lib/orb-diff.ts';
 import { decodeRunStep, encodePayload, PART_NAME } from '../../scripts/lib/payload.ts';
 import { verify } from '../../scripts/verify.ts';
-import { makeTempDir, type TempDir } from '../support/tempdir.ts';
+import { makeTempDir, type TempDir } from '../../testbed/tempdir.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BUNDLE_OPTIONS, buildRelease, bundleCommand, JOB_COMMANDS, JOB_LIMIT, STEP_LIMIT, stepBytes } from '../../../scripts/build.ts';
-import { startLocalAws, type LocalAws, type Service } from '../../support/aws/index.ts';
+import { startLocalAws, type LocalAws, type Service } from '../../../testbed/aws/index.ts';
 
 /**
  * The AWS size options (scripts/lib/aws-trim/bundle-options.ts) against what they must not change: the

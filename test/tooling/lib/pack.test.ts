@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { escapeIncluded, orbToYaml, packOrb } from '../../../scripts/lib/pack.ts';
 import { orbCommands, VISIBLE_LIMITS } from '../../../scripts/build.ts';
 import { PART_LIMIT, PART_NAME } from '../../../scripts/lib/payload.ts';
-import { loadOrb } from '../../support/step-runner.ts';
+import { loadOrb } from '../../../testbed/step-runner.ts';
 
 const root = resolve(import.meta.dirname, '..', '..', '..');
 

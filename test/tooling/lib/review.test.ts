@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkOrbUsage, currentMajor, EXCLUDED_RULES, reviewOrb, reviewOrbSource } from '../../../scripts/lib/review.ts';
-import { makeTempDir, type TempDir } from '../../support/tempdir.ts';
+import { makeTempDir, type TempDir } from '../../../testbed/tempdir.ts';
 
 const root = resolve(import.meta.dirname, '..', '..', '..');
 const SCRIPT = '#!/usr/bin/env bash\n# regauth 1.0.0, command hello\nset -eu\necho "$REGAUTH_WHO"\necho one\necho two\necho done\n';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompileError, compileCommand, newJob, NO_OUTPUT_MESSAGE, runOrbCommand, type Orb } from '../../support/step-runner.ts';
+import { CompileError, compileCommand, newJob, NO_OUTPUT_MESSAGE, runOrbCommand, type Orb } from '../../../testbed/step-runner.ts';
 
 const orb: Orb = {
   commands: {

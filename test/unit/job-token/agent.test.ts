@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findAgent } from '../../../src/job-token/agent.ts';
 import { mintOidcToken, obtainOidcToken } from '../../../src/job-token/token.ts';
-import { makeTempDir } from '../../support/tempdir.ts';
+import { makeTempDir } from '../../../testbed/tempdir.ts';
 
 /**
  * Real PATH directories with real (shell) programs: the agent's `run oidc get` is a seam that

@@ -4,7 +4,7 @@ import { ProcessStartError, type ProcessRequest, type ProcessResult } from '../.
 import type { RetryDeps } from '../../../src/core/retry.ts';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir } from '../../support/tempdir.ts';
+import { makeTempDir } from '../../../testbed/tempdir.ts';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 const noWait: RetryDeps = { sleep: async () => undefined, random: () => 0 };

@@ -10,7 +10,7 @@ import type { AwsEcrRecipe } from '../../../src/refresh/recipe.ts';
 import type { MintedGroup, Refreshers } from '../../../src/refresh/refreshers.ts';
 import { groupId } from '../../../src/refresh/setup.ts';
 import type { ProcessRequest } from '../../../src/core/process.ts';
-import { makeTempDir } from '../../support/tempdir.ts';
+import { makeTempDir } from '../../../testbed/tempdir.ts';
 
 const HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const JWT = (exp: number) => `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ exp, aud: 'org' })).toString('base64url')}.c2ln`;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireGroupLock } from '../../../src/refresh/lock.ts';
-import { makeTempDir } from '../../support/tempdir.ts';
+import { makeTempDir } from '../../../testbed/tempdir.ts';
 
 describe('group lock', () => {
   it('makes a second taker wait for the first, takes over a dead owner\'s lock, and gives up at its deadline', async () => {

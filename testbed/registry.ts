@@ -7,7 +7,7 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runProcess } from '../../src/core/process.ts';
+import { runProcess } from '../src/core/process.ts';
 import { waitFor } from './ports.ts';
 import { makeTempDir, startDaemon } from './tempdir.ts';
 import { startTokenServer, type TokenServer, type TokenServerOptions } from './token-server.ts';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
+import { SYSTEM_ROOT_OVERRIDE } from '../src/core/places.ts';
 import { makeTempDir } from './tempdir.ts';
 
 /**
@@ -55,7 +55,7 @@ export interface CommandResult {
   steps: StepResult[];
 }
 
-export const DIST_ORB = resolve(import.meta.dirname, '..', '..', 'dist', 'orb.yml');
+export const DIST_ORB = resolve(import.meta.dirname, '..', 'dist', 'orb.yml');
 
 export function loadOrb(file = DIST_ORB): Orb {
   return parse(readFileSync(file, 'utf8')) as Orb;

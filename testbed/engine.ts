@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { runProcess, type ProcessResult } from '../../src/core/process.ts';
+import { runProcess, type ProcessResult } from '../src/core/process.ts';
 import { waitFor } from './ports.ts';
 import { adoptPid, makeTempDir, pidAlive, startDaemon, type Daemon, type TempDir } from './tempdir.ts';
 

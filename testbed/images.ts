@@ -6,7 +6,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { runProcess } from '../../src/core/process.ts';
+import { runProcess } from '../src/core/process.ts';
 import { firstCredentials, type RegistryEndpoint } from './registry.ts';
 import { makeTempDir } from './tempdir.ts';
 

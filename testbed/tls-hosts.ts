@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runProcess } from '../../src/core/process.ts';
+import { runProcess } from '../src/core/process.ts';
 import { makeTempDir } from './tempdir.ts';
 
 export interface HostCertificate {
