@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/core/errors.ts';
-import { readPullInputs } from '../../../src/inputs/pull.ts';
+import { readPullInputs, parseNoOutputTimeout } from '../../../src/inputs/pull.ts';
 
 function inputs(env: Record<string, string>) {
   return readPullInputs(env);
@@ -79,5 +79,27 @@ describe('regauth/pull parameters', () => {
         MIRROR: '123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub',
       }),
     ).toMatchObject({ concurrency: 32, maxAttempts: 1, platform: 'linux/arm64/v8', mirror: '123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub' });
+  });
+});
+
+describe('pull parameters added for long jobs', () => {
+  it.each([
+    ['90s', 90_000],
+    ['20m', 1_200_000],
+    ['1h', 3_600_000],
+    ['1.25h', 4_500_000],
+  ])('no_output_timeout %s is %i ms', (value, ms) => {
+    expect(parseNoOutputTimeout(value)).toBe(ms);
+    expect(readPullInputs({ REGAUTH_IMAGES: 'redis', REGAUTH_NO_OUTPUT_TIMEOUT: value }).noOutputTimeoutMs).toBe(ms);
+  });
+
+  it.each(['10', '10 m', '1h30m', '0s', '5d', '-5m'])('refuses no_output_timeout %s before anything runs', (value) => {
+    expect(() => readPullInputs({ REGAUTH_IMAGES: 'redis', REGAUTH_NO_OUTPUT_TIMEOUT: value })).toThrow(/^parameter no_output_timeout: (must be a number with a unit|contains)/);
+  });
+
+  it('takes comma-separated compose files, and lets images be empty with them', () => {
+    expect(readPullInputs({ REGAUTH_IMAGES: '', REGAUTH_COMPOSE_FILES: 'a.yml, ci/b.yml ,a.yml' })).toMatchObject({ images: [], composeFiles: ['a.yml', 'ci/b.yml'] });
+    expect(() => readPullInputs({ REGAUTH_IMAGES: '', REGAUTH_COMPOSE_FILES: 'a.yml;rm' })).toThrow(/^parameter compose_files: contains/);
+    expect(() => readPullInputs({ REGAUTH_IMAGES: '' })).toThrow(/^parameter images: is empty/);
   });
 });

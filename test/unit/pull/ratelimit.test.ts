@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Redactor } from '../../../src/core/output.ts';
 import type { Fetch, HttpRequestInit, HttpResponse } from '../../../src/pull/http.ts';
-import { budgetLine, formatWindow, hubCredentialsFromConfig, parseQuota, parseRateLimit, readDockerHubBudget } from '../../../src/pull/ratelimit.ts';
+import { budgetLine, formatWindow, hubCredentialsFromConfig, parseQuota, parseRateLimit, readDockerHubBudget, budgetWarning } from '../../../src/pull/ratelimit.ts';
 
 function headers(values: Record<string, string>): HttpResponse['headers'] {
   return { get: (name) => values[name.toLowerCase()] ?? null };
@@ -192,5 +192,15 @@ describe('readDockerHubBudget', () => {
       `Docker Hub pull budget: could not be read (${reason}); continuing`,
     );
     expect(hub.calls).toEqual([]);
+  });
+});
+
+describe('budgetWarning', () => {
+  it('warns only when the budget cannot cover the Docker Hub pulls', () => {
+    expect(budgetWarning(10, 3)).toBeUndefined();
+    expect(budgetWarning(undefined, 3)).toBeUndefined();
+    expect(budgetWarning(1, 3)).toBe(
+      'warning: Docker Hub pull budget: only 1 left and this step makes 3 Docker Hub pulls (one per image and architecture): 2 may be refused (429 toomanyrequests); log in with regauth/login (a higher limit) or set mirror',
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { Reporter } from '../../../src/core/output.ts';
 import { describe, expect, it } from 'vitest';
-import { failureSummary, mirrorFailurePhrase, progressLine, shortDigest, summaryTable, type PullOutcome } from '../../../src/pull/summary.ts';
+import { failureSummary, mirrorFailurePhrase, progressLine, shortDigest, summaryTable, type PullOutcome, planLine, transferLine } from '../../../src/pull/summary.ts';
 
 const DIGEST = `sha256:${'abcdef0123456789'.repeat(4)}`;
 
@@ -135,5 +135,21 @@ describe('shortDigest', () => {
     [undefined, 'digest unknown'],
   ])('%s', (digest, expected) => {
     expect(shortDigest(digest)).toBe(expected);
+  });
+});
+
+const MB = 1_000_000;
+
+describe('the summary line', () => {
+  const ok = (image: string, extra: Partial<Extract<PullOutcome, { ok: true }>> = {}): PullOutcome => ({ ok: true, image, digest: undefined, seconds: 1, attempts: 1, source: 'registry', note: undefined, ...extra });
+  it('says bytes, wall time and rate in the unit style', () => {
+    expect(transferLine([ok('a'), ok('b')], 9_100, { bytes: 152_300_000, from: 'docker' })).toBe('regauth: downloaded 152.3 MB in 9.1 s (16.7 MB/s)');
+    expect(transferLine([ok('a')], 2_000, { bytes: 4_000_000, from: 'manifests' })).toBe('regauth: downloaded about 4.00 MB in 2.0 s (2.00 MB/s)');
+  });
+  it('calls a pull that changed nothing a no-op, with no bytes', () => {
+    expect(transferLine([ok('a', { upToDate: true }), ok('b', { source: 'present' })], 400, { bytes: 0, from: 'docker' })).toBe('regauth: nothing downloaded in 0.4 s: every image was already up to date');
+  });
+  it('the plan line names the order and what was counted once', () => {
+    expect(planLine({ planned: true, reason: undefined, bytes: 57 * MB, sharedLayers: 1, presentLayers: 0, reordered: true })).toBe('regauth: pull plan: biggest download first; 57.0 MB to download, 1 shared layer counted once');
   });
 });
