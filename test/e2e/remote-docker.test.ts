@@ -119,7 +119,8 @@ describe.runIf(enabled)('remote docker: an engine over TCP with TLS client verif
         await removeImage(context);
         const login = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: ACCOUNT }, context);
         expect(login.exitCode, login.stderr).toBe(0);
-        expect(login.stdout).toContain(`regauth: ${registry.host} is served by docker-credential-regauth from now on`);
+        expect(login.stdout).toContain(`regauth: logged in to ${registry.host} as ${ROLE}, valid until `);
+        expect(login.stdout).toContain(', renews itself');
         expect(config(context).credHelpers).toEqual({ [registry.host]: 'regauth' });
         const cache = join(context.cwd, '.regauth', 'helper', 'cache', registry.host);
         await untilEpoch(Number(readFileSync(cache, 'utf8').split('\n')[2]));
