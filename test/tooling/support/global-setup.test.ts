@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deadRun, fingerprint, leftoverPlant } from '../support/global-setup.ts';
-import { scratchRoot } from '../support/tempdir.ts';
+import { deadRun, fingerprint, leftoverPlant } from '../../support/global-setup.ts';
+import { scratchRoot } from '../../../testbed/tempdir.ts';
 
 /**
  * The global setup's judgement of what a killed test run left: its plants are removed, never put

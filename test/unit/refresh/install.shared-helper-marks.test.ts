@@ -1,9 +1,9 @@
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
-import { releaseSharedUser } from '../../src/refresh/install.ts';
-import { makeTempDir, type TempDir } from '../support/tempdir.ts';
+import { SYSTEM_ROOT_OVERRIDE } from '../../../src/core/places.ts';
+import { releaseSharedUser } from '../../../src/refresh/install.ts';
+import { makeTempDir, type TempDir } from '../../../testbed/tempdir.ts';
 
 /**
  * Who still uses the shared system helper (issue 25, item 9), decided from every user's marks in
