@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { breakStaleLock, createLockFile, isProcessAlive, releaseLockFile } from '../../../src/core/lock-file.ts';
-import { acquireGroupLock } from '../../../src/refresh/lock.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'regauth-lockfile-'));
 /** A pid that no longer exists: a child that has already exited. */
@@ -37,34 +36,5 @@ describe('the shared lock file', () => {
     const stale = async (path: string) => existsSync(path) && !isProcessAlive(Number(readFileSync(path, 'utf8')));
     expect(await breakStaleLock(lock, stale)).toBe(false);
     expect(await breakStaleLock(lock, stale)).toBe(true);
-  });
-});
-
-describe('the refresh group lock', () => {
-  it('takes over a FIFO at its path instead of blocking on it', async () => {
-    const lock = join(dir(), 'group.lock');
-    execFileSync('mkfifo', [lock]);
-    const release = await acquireGroupLock(lock, 10_000, Date.now() + 2000);
-    expect(release).toBeDefined();
-    await release?.();
-    expect(existsSync(lock)).toBe(false);
-  });
-
-  it('gives eight concurrent waiters the lock one at a time after its owner died', async () => {
-    const lock = join(dir(), 'group.lock');
-    writeFileSync(lock, `${deadPid()} ${Date.now() + 60_000}\n`);
-    let holders = 0;
-    let most = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        const release = await acquireGroupLock(lock, 10_000, Date.now() + 20_000);
-        expect(release).toBeDefined();
-        most = Math.max(most, ++holders);
-        await new Promise((resolve) => setImmediate(resolve));
-        holders--;
-        await release?.();
-      }),
-    );
-    expect(most).toBe(1);
   });
 });
