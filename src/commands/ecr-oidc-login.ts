@@ -1,5 +1,5 @@
 import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
-import { exportProfile, staticCredentialsPath, writeStaticCredentials } from '../clouds/aws/profile.ts';
+import { assertAwsConfigWritable, exportProfile, staticCredentialsPath, writeStaticCredentials } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
 import { dockerLoginEcr, fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
 import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
@@ -18,6 +18,7 @@ import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 /** regauth/ecr-oidc-login: OIDC token → STS AssumeRoleWithWebIdentity → ECR → docker login. */
 export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {
   const inputs = parseEcrOidcInputs(env);
+  if (inputs.exportCredentials) await assertAwsConfigWritable(env);
   const first = await obtainOidcToken({ env, run: runProcess, retryDeps: retry, ...(inputs.audience ? { audience: inputs.audience } : {}) });
   reporter.redactor.add(first.token);
   const claims = decodeTokenClaims(first.token);

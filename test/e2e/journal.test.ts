@@ -172,7 +172,11 @@ describe.runIf(enabled)('the journal: logout gives back what the job had', () =>
     writeFileSync(target, '[profile keep]\nregion = eu-west-1\n');
     symlinkSync(target, join(context.cwd, 'linked-config'));
     context.env.AWS_CONFIG_FILE = join(context.cwd, 'linked-config');
+    const before = aws.count('sts', 'AssumeRoleWithWebIdentity');
     const result = await login(context, { export_credentials: true });
+    // Refused before anything ran: no STS call, no docker login.
+    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBe(before);
+    expect(existsSync(join(context.env.DOCKER_CONFIG ?? '', 'config.json'))).toBe(false);
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr).toMatch(/^regauth: ecr-oidc-login: \S+linked-config is a symbolic link; regauth writes the AWS profile only into a regular file of the job's own user[^\n]*\n$/);
     expect(readFileSync(target, 'utf8')).toBe('[profile keep]\nregion = eu-west-1\n');
@@ -181,13 +185,14 @@ describe.runIf(enabled)('the journal: logout gives back what the job had', () =>
 
   it('rejects a profile name it will not write before anything runs', async () => {
     const context = await job();
+    const before = aws.count('sts', 'AssumeRoleWithWebIdentity');
     for (const profile of ['default', 'a b', 'x]\n[evil']) {
       const result = await login(context, { export_credentials: true, profile });
       expect(result.exitCode).not.toBe(0);
       expect(result.stderr.split('\n').filter(Boolean)).toHaveLength(1);
       expect(result.stderr).toMatch(/profile/);
     }
-    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBeGreaterThanOrEqual(0);
+    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBe(before);
     expect(existsSync(join(context.cwd, '.regauth', 'journal'))).toBe(false);
   }, 60_000);
 

@@ -115,6 +115,11 @@ async function readUserFile(file: string): Promise<{ text: string; mode: number 
   return { text: read.text, mode: read.stat.mode & 0o7777 };
 }
 
+/** Checked before anything runs: a config file regauth would refuse fails the step at once. */
+export async function assertAwsConfigWritable(env: Env): Promise<void> {
+  await readUserFile(awsConfigFile(env));
+}
+
 export interface ExportedProfile {
   name: string;
   file: string;
