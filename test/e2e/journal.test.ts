@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,6 +222,23 @@ describe.runIf(enabled)('the journal: logout gives back what the job had', () =>
     expect(readFileSync(context.bashEnvFile, 'utf8')).toBe('');
     expect(existsSync(elsewhere)).toBe(false);
     expect(readFileSync(join(context.cwd, 'project.txt'), 'utf8')).toBe('keep');
+  }, 60_000);
+
+  it('a login that fails after installing the helper leaves it on record: logout removes the program (issue 25 item 7)', async () => {
+    const context = await job();
+    // config.json as a named pipe: the login installs the helper, then refuses to write docker's config.
+    mkdirSync(context.env.DOCKER_CONFIG ?? '', { recursive: true, mode: 0o700 });
+    execFileSync('mkfifo', [join(context.env.DOCKER_CONFIG ?? '', 'config.json')]);
+    const result = await login(context);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/config\.json is not a regular file/);
+    const program = join(context.cwd, 'bin', 'docker-credential-regauth');
+    expect(existsSync(program)).toBe(true);
+    const out = await logout(context);
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout).toContain(`regauth: removed ${program}`);
+    expect(existsSync(program)).toBe(false);
+    expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
   }, 60_000);
 
   it('a logout of a host regauth has no record of says there was nothing to remove for it', async () => {
