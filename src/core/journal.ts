@@ -1,6 +1,7 @@
 import { constants, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { withFileLock } from './lock-file.ts';
 import { ensurePrivateDirectory, ownedByUs, readRegularFile, replaceFileAtomically } from './private-files.ts';
 import { shellQuote } from './shell-quote.ts';
 
@@ -153,10 +154,22 @@ export async function readJournal(env: JournalEnv): Promise<JournalRead> {
  * whether a record was added (a caller whose change then fails may `retract` it).
  */
 export async function record(env: JournalEnv, entry: JournalEntry): Promise<boolean> {
-  const { entries } = await readJournal(env);
-  const key = identity(entry);
-  if (entries.some((known) => identity(known) === key)) return false;
   await ensurePrivateDirectory(journalDir(env));
+  return withJournalLock(env, async () => {
+    const { entries } = await readJournal(env);
+    const key = identity(entry);
+    if (entries.some((known) => identity(known) === key)) return false;
+    await append(env, entry);
+    return true;
+  });
+}
+
+/** Steps of one job may run at once (background steps): reads, appends and rewrites take turns. */
+function withJournalLock<T>(env: JournalEnv, work: () => Promise<T>): Promise<T> {
+  return withFileLock(`${journalPath(env)}.lock`, work);
+}
+
+async function append(env: JournalEnv, entry: JournalEntry): Promise<void> {
   const handle = await fs.open(journalPath(env), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     const stat = await handle.stat();
@@ -166,12 +179,18 @@ export async function record(env: JournalEnv, entry: JournalEntry): Promise<bool
   } finally {
     await handle.close();
   }
-  return true;
 }
 
 /** Replaces the journal with `entries` (logout keeps what it did not undo); none left: the file goes. */
 export async function rewriteJournal(env: JournalEnv, entries: readonly JournalEntry[]): Promise<void> {
   const path = journalPath(env);
+  // No directory of regauth's own: no journal to rewrite (and none is created, nor a lock through a link).
+  const dir = await fs.lstat(journalDir(env)).catch(() => undefined);
+  if (!dir?.isDirectory() || !ownedByUs(dir)) return;
+  await withJournalLock(env, () => replaceJournal(path, env, entries));
+}
+
+async function replaceJournal(path: string, env: JournalEnv, entries: readonly JournalEntry[]): Promise<void> {
   if (entries.length === 0) {
     const stat = await fs.lstat(path).catch(() => undefined);
     if (stat?.isFile() && ownedByUs(stat)) await fs.unlink(path);
@@ -184,8 +203,10 @@ export async function rewriteJournal(env: JournalEnv, entries: readonly JournalE
 /** Takes back records whose change did not happen (a docker login that failed). */
 export async function retract(env: JournalEnv, drop: readonly JournalEntry[]): Promise<void> {
   const keys = new Set(drop.map(identity));
-  const { entries } = await readJournal(env);
-  await rewriteJournal(env, entries.filter((entry) => !keys.has(identity(entry))));
+  await withJournalLock(env, async () => {
+    const { entries } = await readJournal(env);
+    await replaceJournal(journalPath(env), env, entries.filter((entry) => !keys.has(identity(entry))));
+  });
 }
 
 /**

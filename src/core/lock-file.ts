@@ -93,3 +93,26 @@ export async function breakStaleLock(lock: string, isStale: (path: string) => Pr
     await releaseLockFile(guard, mine);
   }
 }
+
+/**
+ * Runs `work` holding the O_EXCL lock at `path` (content: this pid), taking over a stale one by
+ * the rule above; something at `path` that is no lock file (a link, a FIFO) is removed unread.
+ * Gives up after `maxWaitMs` (a holder that long has hung) with an error naming the file.
+ */
+export async function withFileLock<T>(path: string, work: () => Promise<T>, maxWaitMs = 30_000): Promise<T> {
+  const mine = String(process.pid);
+  const isStale = async (file: string): Promise<boolean> => {
+    const found = await lockState(file, Date.now(), isProcessAlive);
+    return found.state === 'stale' || found.state === 'foreign';
+  };
+  for (const started = Date.now(); !(await createLockFile(path, mine)); ) {
+    if ((await isStale(path)) && (await breakStaleLock(path, isStale))) continue;
+    if (Date.now() - started > maxWaitMs) throw new Error(`${path} has been held by another process for over ${Math.round(maxWaitMs / 1000)} s: if no regauth step is running, delete it`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  try {
+    return await work();
+  } finally {
+    await releaseLockFile(path, mine);
+  }
+}
