@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportVariable, journalPath, parseEntry, readJournal, record, restoreLine } from '../../src/core/journal.ts';
-import { findProfileSection, placeSection, profileNameProblem, profileSection, removeSection } from '../../src/clouds/aws/profile.ts';
+import { awsConfigFile, findProfileSection, placeSection, profileNameProblem, profileSection, removeSection } from '../../src/clouds/aws/profile.ts';
 import { installHelper } from '../../src/refresh/install.ts';
 import { distrust } from '../../src/refresh/teardown.ts';
 
@@ -78,6 +78,12 @@ describe('the exported AWS profile section', () => {
       expect(findProfileSection(placed.text, 'ci')).toBeDefined();
       expect(removeSection(placed.text, 'ci', placed.separator, undefined)).toEqual({ text, outcome: 'removed' });
     }
+  });
+
+  it('writes into the file the AWS tools read: AWS_CONFIG_FILE (a leading ~ expanded as they do), else ~/.aws/config', () => {
+    expect(awsConfigFile({ HOME: '/h' })).toBe('/h/.aws/config');
+    expect(awsConfigFile({ HOME: '/h', AWS_CONFIG_FILE: '~/ci/aws-config' })).toBe('/h/ci/aws-config');
+    expect(awsConfigFile({ HOME: '/h', AWS_CONFIG_FILE: '/etc/ci/aws' })).toBe('/etc/ci/aws');
   });
 
   it('leaves a section without regauth\'s marker alone, and names only profiles it can write', () => {

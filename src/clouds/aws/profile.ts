@@ -27,7 +27,10 @@ export function profileNameProblem(name: string): string | undefined {
 /** The config file the AWS CLI and SDKs read in this job. */
 export function awsConfigFile(env: Env): string {
   const configured = env.AWS_CONFIG_FILE?.trim();
-  return configured ? configured : join(env.HOME || homedir(), '.aws', 'config');
+  const home = env.HOME || homedir();
+  if (!configured) return join(home, '.aws', 'config');
+  // The AWS CLI and SDKs expand a leading ~ themselves; so does regauth, to write the same file.
+  return configured === '~' || configured.startsWith('~/') ? join(home, configured.slice(1)) : configured;
 }
 
 interface Range {
