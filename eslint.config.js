@@ -2,6 +2,29 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// What may import what in src/ (the README's Development section states the same rules): a wrong
+// arrow fails `npm test` here rather than in a reviewer's head.
+const layer = (dir, allowed) => {
+  const all = ['core', 'registry', 'docker', 'clouds', 'job-token', 'inputs', 'pull', 'refresh', 'commands'];
+  const banned = all.filter((other) => other !== dir && !allowed.includes(other));
+  return {
+    files: [`src/${dir}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: banned.map((name) => ({ group: [`**/${name}/*`, `**/${name}/**`], message: `src/${dir} may import only ${allowed.length ? allowed.join(', ') : 'nothing of ours'} (README, Development)` })) }],
+    },
+  };
+};
+const layering = [
+  layer('core', []),
+  layer('registry', ['core']),
+  layer('docker', ['core', 'registry']),
+  layer('clouds', ['core', 'registry', 'job-token']),
+  layer('job-token', ['core', 'registry']),
+  layer('inputs', ['core', 'registry', 'clouds']),
+  layer('pull', ['core', 'registry', 'docker']),
+  layer('refresh', ['core', 'registry', 'docker', 'clouds', 'job-token', 'inputs']),
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'build/', 'coverage/', 'orb/scripts/generated/'] },
   js.configs.recommended,
@@ -17,6 +40,7 @@ export default tseslint.config(
       ],
     },
   },
+  ...layering,
   {
     // Build, bench and test tooling print to the developer's terminal.
     files: ['scripts/**', 'test/**'],

@@ -6,12 +6,17 @@
  */
 import { ecrBench } from './bench/ecr.ts';
 import { gcpBench } from './bench/gcp.ts';
-import { pullBench } from './bench/pull.ts';
+import { cappedBench, latencyBench, pullBench } from './bench/pull.ts';
+import { mixedPullBench } from './bench/pull-mixed.ts';
 import { refreshBench } from './bench/refresh.ts';
 import type { Bench, BenchResult } from './bench/types.ts';
 
 export const BENCHES: readonly Bench[] = [
   { name: 'pull', run: () => pullBench() },
+  { name: 'pull-mixed', run: () => mixedPullBench() },
+  // The pieces of `pull`, one at a time.
+  { name: 'pull-latency', run: () => latencyBench({}) },
+  { name: 'pull-capped', run: () => cappedBench({}) },
   { name: 'ecr', run: () => ecrBench() },
   { name: 'gcp', run: () => gcpBench() },
   { name: 'refresh', run: () => refreshBench() },
@@ -23,7 +28,8 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(`unknown bench ${unknown.join(', ')}; known: ${BENCHES.map((bench) => bench.name).join(', ')}`);
     return 2;
   }
-  const selected = argv.length === 0 ? BENCHES : BENCHES.filter((bench) => argv.includes(bench.name));
+  // With no names: every bench once (`pull` already holds pull-latency and pull-capped).
+  const selected = argv.length === 0 ? BENCHES.filter((bench) => bench.name !== 'pull-latency' && bench.name !== 'pull-capped') : BENCHES.filter((bench) => argv.includes(bench.name));
   const results: BenchResult[] = [];
   let failed = false;
   for (const bench of selected) {

@@ -9,10 +9,11 @@ import { build } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
-import { awsBundleOptions } from '../src/clouds/aws/bundle-options.ts';
+import { formatBytes } from '../src/core/units.ts';
+import { parse, stringify } from 'yaml';
+import { awsBundleOptions, checkClientPins } from './lib/aws-trim/bundle-options.ts';
 import { orbToYaml, packOrb } from './lib/pack.ts';
-import { encodePayload, sha256 } from './lib/payload.ts';
+import { encodePayload, PART_LIMIT, PART_NAME, partName, sha256, splitPayload } from './lib/payload.ts';
 import { bundledPackageDirs, describePackages, sbomJson, thirdPartyText, type BundledPackage } from './lib/sbom.ts';
 
 // The orb's namespace and URLs (package.json "orb") are stamped into the packed orb's display and examples.
@@ -23,9 +24,14 @@ const orbDir = join(root, 'orb');
 const generatedDir = join(orbDir, 'scripts', 'generated');
 const distDir = join(root, 'dist');
 const readableDir = join(distDir, 'readable');
-export const MIN_NODE_MAJOR = 20;
-/** Linux's MAX_ARG_STRLEN: one argument or environment string. */
-export const ARGUMENT_LIMIT = 128 * 1024;
+/** The oldest node the bundles target and the launcher accepts (the AWS SDK supports 18). */
+export const MIN_NODE_MAJOR = 18;
+/** What a person sees at the top of a step: the launcher's command. */
+export const VISIBLE_LIMITS = { bytes: 2 * 1024, lines: 40, lineLength: 160 } as const;
+/** The per-job goal of issue 21: ecr-oidc-login + pull + logout as compiled YAML, and any one step. */
+export const JOB_COMMANDS = ['ecr-oidc-login', 'pull', 'logout'] as const;
+export const JOB_LIMIT = 96 * 1024;
+export const STEP_LIMIT = 72 * 1024;
 
 /** The esbuild settings every command bundle is built with (the bundle-size test uses them too). */
 export const BUNDLE_OPTIONS = {
@@ -41,16 +47,26 @@ export const BUNDLE_OPTIONS = {
   // 20 release: import() of node builtins (the SDK's http handler) becomes require().
   supported: { 'dynamic-import': false },
   metafile: true,
+  // Each step's first line names the version (src/core/version.ts).
+  define: { REGAUTH_VERSION: JSON.stringify(packageVersion()) },
 } as const;
 
+/**
+ * Commands whose bundle doubles as docker-credential-regauth's refresh code, and the module
+ * whose `helperMain` it runs: `node <bundle> --regauth-helper …` runs that instead of the command.
+ */
+export const HELPER_ENTRIES: Readonly<Record<string, string>> = {
+  'ecr-oidc-login': 'src/commands/ecr-oidc-login.ts',
+  'gcp-oidc-login': 'src/commands/gcp-oidc-login.ts',
+};
+
 /** The entry esbuild bundles for a command: its main, run by the shared command runner. */
-function commandEntry(command: string) {
+export function commandEntry(command: string) {
   const entry = join(root, 'src', 'commands', `${command}.ts`);
   const run = `runCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });`;
-  // A command that exports helperMain (the OIDC logins) doubles as docker-credential-regauth's
-  // refresh code: `node <bundle> --regauth-helper …` runs it instead of the command.
-  const helper = /^export const helperMain\b/m.test(readFileSync(entry, 'utf8'))
-    ? `import { helperMain } from ${JSON.stringify(entry)};\nif (process.argv[2] === '--regauth-helper') helperMain(process.argv.slice(3)).then((code) => process.exit(code), () => process.exit(1));\nelse ${run}\n`
+  const helperModule = HELPER_ENTRIES[command];
+  const helper = helperModule
+    ? `import { helperMain } from ${JSON.stringify(join(root, helperModule))};\nif (process.argv[2] === '--regauth-helper') helperMain(process.argv.slice(3)).then((code) => process.exit(code), () => process.exit(1));\nelse ${run}\n`
     : `${run}\n`;
   return {
     contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'core', 'cli.ts'))};\n${helper}`,
@@ -91,19 +107,39 @@ export async function bundleReadable(command: string): Promise<{ code: string; m
   return { code, map, packageDirs: bundledPackageDirs(meta) };
 }
 
-export function wrapInLauncher(command: string, code: string, version: string): string {
-  const payload = encodePayload(code);
-  const digest = sha256(code);
+/**
+ * A command's run step: the launcher a person reads (orb/scripts/generated/<command>.sh) and the
+ * payload parts its `environment:` carries (<command>.payload-<n>, as many as the command's YAML
+ * declares). The launcher unsets the parts before anything else runs, so no child inherits them.
+ */
+export function launcherFor(command: string, code: string, version: string, parts: number): { script: string; parts: string[] } {
+  const names = Array.from({ length: parts }, (_, i) => partName(i + 1));
   const launcher = readFileSync(join(orbDir, 'scripts', 'launcher.sh'), 'utf8');
-  return [
+  const script = [
     '#!/usr/bin/env bash',
-    `# regauth ${version}, command ${command}: built by \`npm run build\` from src/commands/${command}.ts.`,
-    `# The payload is the esbuild bundle (sha256 ${digest}) compressed with brotli;`,
-    '# `npm run build` on the tagged source reproduces this step byte for byte.',
-    `REGAUTH_MIN_NODE=${MIN_NODE_MAJOR}`,
-    `REGAUTH_BUNDLE='${payload}'`,
+    `# regauth ${version}, command ${command}, built by \`npm run build\` from src/commands/${command}.ts.`,
+    "# One node process runs one bundle: brotli + base64 in this step's REGAUTH_PAYLOAD_* values, read",
+    `# unminified in dist/readable/${command}.js, checked by \`npm run verify -- FILE\` and against:`,
+    `regauth_sha256=${sha256(code)}`,
+    `# Needs bash, node >= ${MIN_NODE_MAJOR} and the docker CLI.`,
+    `regauth_min_node=${MIN_NODE_MAJOR} regauth_payload="${names.map((name) => `$${name}`).join('')}"`,
+    `unset ${names.join(' ')} # first of all: no child process inherits them`,
     launcher,
   ].join('\n');
+  return { script, parts: splitPayload(encodePayload(code), parts) };
+}
+
+/** How many REGAUTH_PAYLOAD_<n> a command's YAML declares, each `<<include(scripts/generated/<command>.payload-<n>)>>`. */
+function declaredParts(command: string): number {
+  const yaml = parse(readFileSync(join(orbDir, 'commands', `${command}.yml`), 'utf8')) as { steps?: { run?: { environment?: Record<string, unknown> } }[] };
+  const environment = yaml.steps?.find((step) => step.run?.environment && Object.keys(step.run.environment).some((key) => PART_NAME.test(key)))?.run?.environment ?? {};
+  const keys = Object.keys(environment).filter((key) => PART_NAME.test(key));
+  keys.forEach((key, i) => {
+    const expected = `<<include(scripts/generated/${command}.payload-${i + 1})>>`;
+    if (key !== partName(i + 1) || environment[key] !== expected) throw new Error(`orb/commands/${command}.yml: part ${i + 1} of the payload must be \`${partName(i + 1)}: ${expected}\``);
+  });
+  if (keys.length === 0) throw new Error(`orb/commands/${command}.yml declares no ${partName(1)}: <<include(scripts/generated/${command}.payload-1)>>`);
+  return keys.length;
 }
 
 export function orbCommands(): string[] {
@@ -117,8 +153,10 @@ export interface CommandBuild {
   readonly command: string;
   /** The minified bundle the run step carries. */
   readonly code: string;
-  /** orb/scripts/generated/<command>.sh: the launcher with the payload. */
+  /** orb/scripts/generated/<command>.sh: the launcher, the step's visible command. */
   readonly script: string;
+  /** orb/scripts/generated/<command>.payload-<n>: the step's REGAUTH_PAYLOAD_<n> values. */
+  readonly parts: readonly string[];
   readonly readable: { readonly code: string; readonly map: string };
 }
 
@@ -138,6 +176,7 @@ function packageVersion(): string {
 /** Everything `npm run build` writes, built in memory from the checkout. */
 export async function buildRelease(): Promise<Release> {
   const version = packageVersion();
+  checkClientPins(root, (path) => readFileSync(path, 'utf8'));
   const commands: CommandBuild[] = [];
   const usage = new Map<string, string[]>();
   for (const command of orbCommands()) {
@@ -145,13 +184,17 @@ export async function buildRelease(): Promise<Release> {
     const [{ code, packageDirs }, readable] = await Promise.all([bundleCommand(command), bundleReadable(command)]);
     if (readable.packageDirs.join() !== packageDirs.join()) throw new Error(`the readable bundle of ${command} has other packages than its minified one`);
     for (const dir of packageDirs) usage.set(dir, [...(usage.get(dir) ?? []), command]);
-    commands.push({ command, code, script: wrapInLauncher(command, code, version), readable: { code: readable.code, map: readable.map } });
+    let step: { script: string; parts: string[] };
+    try {
+      step = launcherFor(command, code, version, declaredParts(command));
+    } catch (error) {
+      throw new Error(`${command}: ${(error as Error).message}`);
+    }
+    commands.push({ command, code, ...step, readable: { code: readable.code, map: readable.map } });
   }
-  const scripts = new Map(commands.map((c) => [`scripts/generated/${c.command}.sh`, c.script]));
-  const orb = packOrb(orbDir, (path) => scripts.get(path) ?? readFileSync(join(orbDir, path), 'utf8'));
-  for (const [command, size] of runStepSizes(orb)) {
-    if (size >= ARGUMENT_LIMIT) throw new Error(`a run step of ${command} is ${size} bytes; it must stay under ${ARGUMENT_LIMIT} (one argument on Linux)`);
-  }
+  const generated = new Map(commands.flatMap((c) => [[`scripts/generated/${c.command}.sh`, c.script], ...c.parts.map((part, i) => [`scripts/generated/${c.command}.payload-${i + 1}`, part] as [string, string])]));
+  const orb = packOrb(orbDir, (path) => generated.get(path) ?? readFileSync(join(orbDir, path), 'utf8'));
+  for (const problem of stepProblems(orb)) throw new Error(problem);
   const packages = describePackages(root, usage);
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; license: string };
   return {
@@ -167,7 +210,11 @@ export async function buildRelease(): Promise<Release> {
 /** Writes the generated scripts and dist/: orb.yml, sbom.cdx.json, THIRD_PARTY.txt, readable/<command>.js(.map). */
 export function writeRelease(release: Release): void {
   mkdirSync(generatedDir, { recursive: true });
-  for (const { command, script } of release.commands) writeAtomically(join(generatedDir, `${command}.sh`), script);
+  for (const file of readdirSync(generatedDir)) rmSync(join(generatedDir, file), { force: true });
+  for (const { command, script, parts } of release.commands) {
+    writeAtomically(join(generatedDir, `${command}.sh`), script);
+    parts.forEach((part, i) => writeAtomically(join(generatedDir, `${command}.payload-${i + 1}`), part));
+  }
   mkdirSync(readableDir, { recursive: true });
   writeAtomically(join(distDir, 'orb.yml'), release.orbYaml);
   writeAtomically(join(distDir, 'sbom.cdx.json'), release.sbom);
@@ -197,29 +244,70 @@ export function readablePath(command: string): string {
 async function main(): Promise<void> {
   const release = await buildRelease();
   writeRelease(release);
-  const sizes = runStepSizes(parse(release.orbYaml) as Record<string, unknown>);
+  const orb = parse(release.orbYaml) as Record<string, unknown>;
+  const steps = stepBytes(orb);
+  const visible = visibleCommands(orb);
+  console.log(`regauth: ${'command'.padEnd(16)} ${'bundle'.padStart(9)} ${'step YAML'.padStart(10)} ${'visible'.padStart(9)}  lines`);
   for (const { command, code } of release.commands) {
-    console.log(`${command.padEnd(16)} bundle ${kib(code.length).padStart(9)}  run step ${kib(sizes.get(command) ?? 0).padStart(9)}`);
+    const shown = visible.get(command);
+    console.log(`regauth: ${command.padEnd(16)} ${formatBytes(Buffer.byteLength(code)).padStart(9)} ${formatBytes(steps.get(command) ?? 0).padStart(10)} ${formatBytes(shown?.bytes ?? 0).padStart(9)}  ${shown?.lines ?? 0}`);
   }
-  console.log(`dist/orb.yml ${kib(Buffer.byteLength(release.orbYaml))} (sha256 ${sha256(release.orbYaml)})`);
-  console.log(`dist/sbom.cdx.json: ${release.packages.length} packages; dist/readable/: ${release.commands.length} readable bundles with source maps`);
+  const job = JOB_COMMANDS.reduce((sum, command) => sum + (steps.get(command) ?? 0), 0);
+  const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+  const largest = Math.max(...steps.values());
+  console.log(`regauth: a job with ${JOB_COMMANDS.join(' + ')} adds ${formatBytes(job)} (${kib(job)}; goal ${kib(JOB_LIMIT)}) to a compiled config; largest step ${kib(largest)} (goal ${kib(STEP_LIMIT)})`);
+  console.log(`regauth: dist/orb.yml ${formatBytes(Buffer.byteLength(release.orbYaml))} (sha256 ${sha256(release.orbYaml)})`);
+  console.log(`regauth: dist/sbom.cdx.json: ${release.packages.length} packages; dist/readable/: ${release.commands.length} readable bundles with source maps`);
 }
 
-/** The largest run-step command of each orb command, in bytes. */
-export function runStepSizes(orb: Record<string, unknown>): Map<string, number> {
+type RunStepShape = { command?: unknown; environment?: Record<string, unknown> };
+
+function runSteps(orb: Record<string, unknown>): [string, RunStepShape, unknown][] {
+  const commands = (orb.commands ?? {}) as Record<string, { steps?: unknown[] }>;
+  return Object.entries(commands).flatMap(([name, definition]) =>
+    (definition.steps ?? []).flatMap((step) => {
+      const run = (step as { run?: RunStepShape }).run;
+      return run && typeof run === 'object' ? [[name, run, step] as [string, RunStepShape, unknown]] : [];
+    }),
+  );
+}
+
+/** Bytes each command's steps add to a compiled config: its steps as YAML, as CircleCI expands them into a job. */
+export function stepBytes(orb: Record<string, unknown>): Map<string, number> {
   const sizes = new Map<string, number>();
   const commands = (orb.commands ?? {}) as Record<string, { steps?: unknown[] }>;
   for (const [name, definition] of Object.entries(commands)) {
-    for (const step of definition.steps ?? []) {
-      const run = (step as { run?: { command?: unknown } }).run;
-      if (run && typeof run.command === 'string') sizes.set(name, Math.max(sizes.get(name) ?? 0, Buffer.byteLength(run.command)));
-    }
+    sizes.set(name, Buffer.byteLength(stringify(definition.steps ?? [], { lineWidth: 0, blockQuote: 'literal' })));
   }
   return sizes;
 }
 
-function kib(bytes: number): string {
-  return `${(bytes / 1024).toFixed(1)} KiB`;
+/** Each command's largest visible run command: bytes, lines, longest line. */
+export function visibleCommands(orb: Record<string, unknown>): Map<string, { bytes: number; lines: number; longestLine: number }> {
+  const out = new Map<string, { bytes: number; lines: number; longestLine: number }>();
+  for (const [name, run] of runSteps(orb)) {
+    if (typeof run.command !== 'string') continue;
+    const lines = run.command.replace(/\n$/, '').split('\n');
+    const figures = { bytes: Buffer.byteLength(run.command), lines: lines.length, longestLine: Math.max(...lines.map((line) => line.length)) };
+    if (figures.bytes > (out.get(name)?.bytes ?? -1)) out.set(name, figures);
+  }
+  return out;
+}
+
+/** What the build refuses: a visible command over its limits, an environment value over PART_LIMIT, a step over STEP_LIMIT. */
+export function stepProblems(orb: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const [name, figures] of visibleCommands(orb)) {
+    if (figures.bytes > VISIBLE_LIMITS.bytes) problems.push(`${name}: the visible command is ${figures.bytes} bytes (limit ${VISIBLE_LIMITS.bytes})`);
+    if (figures.lines > VISIBLE_LIMITS.lines) problems.push(`${name}: the visible command has ${figures.lines} lines (limit ${VISIBLE_LIMITS.lines})`);
+    if (figures.longestLine > VISIBLE_LIMITS.lineLength) problems.push(`${name}: a visible line has ${figures.longestLine} characters (limit ${VISIBLE_LIMITS.lineLength})`);
+  }
+  for (const [name, run] of runSteps(orb)) {
+    for (const [key, value] of Object.entries(run.environment ?? {})) {
+      if (String(value).length > PART_LIMIT) problems.push(`${name}: environment value ${key} is ${String(value).length} characters (limit ${PART_LIMIT})`);
+    }
+  }
+  return problems;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,24 +1,26 @@
 /**
  * npm run release-tables [-- --check]: builds the orb in memory and writes the per-command table
- * (bundle sha256, bundle and run-step bytes) between the release-table markers of README.md and
+ * (bundle sha256, bundle bytes and the bytes its step adds to a compiled config) between the release-table markers of README.md and
  * of the CHANGELOG entry for package.json's version. --check only reports stale rows (exit 1).
  * Run it after any change to what a command bundles; test/unit/release-table.test.ts fails until then.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildRelease, runStepSizes, type Release } from './build.ts';
+import { buildRelease, stepBytes, type Release } from './build.ts';
 import { changelogTable, renderTable, replaceChangelogTable, replaceTable, staleRows, tableIn, type ReleaseRow } from './lib/release-table.ts';
-import { decodeRunStep } from './lib/payload.ts';
+import { decodeRunStep, type RunStep } from './lib/payload.ts';
 import { parse } from 'yaml';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
 
 /** The rows of a release, from its packed orb: what a reviewer's verify sees. */
 export function releaseRows(release: Release): ReleaseRow[] {
-  const sizes = runStepSizes(parse(release.orbYaml) as Record<string, unknown>);
-  return release.commands.map(({ command, script }) => {
-    const decoded = decodeRunStep(script);
+  const orb = parse(release.orbYaml) as { commands: Record<string, { steps: { run?: RunStep }[] }> };
+  const sizes = stepBytes(orb);
+  return release.commands.map(({ command }) => {
+    const run = orb.commands[command]?.steps.find((step) => step.run?.environment)?.run;
+    const decoded = run && decodeRunStep(run);
     if (!decoded) throw new Error(`the run step of ${command} carries no bundle`);
     return { command, sha256: decoded.sha256, bundleBytes: decoded.bytes, runStepBytes: sizes.get(command) ?? 0 };
   });

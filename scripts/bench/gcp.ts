@@ -17,7 +17,7 @@ import { startLocalGoogle, type LocalGoogle } from '../../test/support/gcp/index
 import { startRegistry, type Registry } from '../../test/support/registry.ts';
 import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../test/support/step-runner.ts';
 import { missingTools } from '../../test/support/tools.ts';
-import { bundleCommand, runStepSizes } from '../build.ts';
+import { bundleCommand, stepBytes } from '../build.ts';
 import { formatRatio, formatSeconds, formatTable, median } from './stats.ts';
 import type { BenchResult } from './types.ts';
 
@@ -113,7 +113,8 @@ export async function gcpBench(overrides: Partial<GcpBenchOptions> = {}): Promis
     Object.assign(stack, await setUp());
     const ready = stack as Stack;
     const { code } = await bundleCommand('gcp-oidc-login');
-    const runStep = runStepSizes(ready.orb as unknown as Record<string, unknown>).get('gcp-oidc-login') ?? Number.NaN;
+    // The step as YAML (launcher, parameters and payload parts): what it adds to a compiled config.
+    const runStep = stepBytes(ready.orb as unknown as Record<string, unknown>).get('gcp-oidc-login') ?? Number.NaN;
     console.log(`  gcp-oidc-login: bundle ${(code.length / 1024).toFixed(1)} KiB, run step ${(runStep / 1024).toFixed(1)} KiB`);
     const withGcloud = missingTools(['gcloud']).length === 0;
     if (!withGcloud) console.log('  gcloud is not installed here (it is not on CI machines): timing regauth alone, no gcloud peer');

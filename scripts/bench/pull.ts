@@ -104,9 +104,10 @@ async function timedRun(stack: Stack, contender: Contender, step?: string): Prom
   const started = performance.now();
   const result =
     contender === 'regauth'
-      ? await runOrbCommand(stack.orb, 'pull', { images: stack.refs.join(' ') }, stack.job)
+      ? await runOrbCommand(stack.orb, 'pull', { images: stack.refs.join(' ') }, process.env.BENCH_VERBOSE === '1' ? { ...stack.job, env: { ...stack.job.env, REGAUTH_DEBUG: '1' } } : stack.job)
       : await runUserStep(stack.job, step ?? STEPS[contender], { BENCH_IMAGES: stack.refs.join(' ') });
   const seconds = (performance.now() - started) / 1000;
+  if (contender === 'regauth' && process.env.BENCH_VERBOSE === '1') console.log(result.stdout.split('\n').filter((line) => line.includes('timing')).join('\n'));
   if (result.exitCode !== 0) throw new Error(`${contender} run failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   const held = new Set((await imagesIn(stack.engine)).flatMap((image) => image.repoTags));
   const absent = stack.refs.filter((ref) => !held.has(ref));
@@ -121,7 +122,7 @@ export async function pullBench(overrides: Partial<PullBenchOptions> = {}, cappe
 }
 
 /** 3 × 40 MB behind a shared bandwidth cap: regauth against bare `xargs -P` docker pulls. */
-async function cappedBench(overrides: Partial<CappedBenchOptions>): Promise<BenchResult> {
+export async function cappedBench(overrides: Partial<CappedBenchOptions>): Promise<BenchResult> {
   const options = { ...CAPPED_BENCH_DEFAULTS, ...overrides };
   const stack: Partial<Stack> = {};
   try {
@@ -152,7 +153,7 @@ async function cappedBench(overrides: Partial<CappedBenchOptions>): Promise<Benc
   }
 }
 
-async function latencyBench(overrides: Partial<PullBenchOptions>): Promise<BenchResult> {
+export async function latencyBench(overrides: Partial<PullBenchOptions>): Promise<BenchResult> {
   const options = { ...PULL_BENCH_DEFAULTS, ...overrides };
   const stack: Partial<Stack> = {};
   try {

@@ -66,11 +66,11 @@ export function compareComponent(built: unknown, published: unknown): string[] {
 
 interface Normalized {
   readonly value: unknown;
-  /** Location of each run step's command → sha256 of its decoded bundle. */
+  /** Location of each run step → sha256 of its decoded bundle. */
   readonly payloads: Map<string, string>;
 }
 
-/** Replaces each run step command that carries a bundle by its template, collecting the bundle's sha256. */
+/** Replaces each run step that carries a bundle by its template, collecting the bundle's sha256. */
 function normalizeRunSteps(node: unknown, at: string, problems: string[], side: 'build' | 'file'): Normalized {
   const payloads = new Map<string, string>();
   const walk = (value: unknown, path: string): unknown => {
@@ -79,15 +79,15 @@ function normalizeRunSteps(node: unknown, at: string, problems: string[], side: 
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => {
         const here = path === '' ? key : `${path}.${key}`;
-        if (key === 'command' && typeof item === 'string' && /\.run$/.test(path)) {
+        if (key === 'run' && isObj(item)) {
           try {
             const decoded = decodeRunStep(item);
-            if (decoded === undefined) return [key, item];
+            if (decoded === undefined) return [key, walk(item, here)];
             payloads.set(here, decoded.sha256);
             return [key, decoded.template];
           } catch (error) {
             problems.push(`${here}: the ${side === 'build' ? "build's" : "file's"} payload does not decode: ${(error as Error).message}`);
-            return [key, '<undecodable payload>'];
+            return [key, { ...item, environment: '<undecodable payload>' }];
           }
         }
         return [key, walk(item, here)];

@@ -1,20 +1,42 @@
-// The bundle a run step carries: `REGAUTH_BUNDLE='<base64 of brotli of the JS>'` (see
-// scripts/build.ts wrapInLauncher). Pure: text in, bundle out.
+// The bundle a run step carries: the JavaScript compressed with brotli, written in base64 and
+// split over the step's `environment:` as REGAUTH_PAYLOAD_1..N; the step's command is the short
+// launcher (orb/scripts/launcher.sh) that joins, unsets and runs them. Pure: text in, text out.
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 
-const PAYLOAD_LINE = /^REGAUTH_BUNDLE='([^']*)'$/m;
+/** The longest environment value the build writes (CircleCI documents 32k characters for variables). */
+export const PART_LIMIT = 32_000;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** `REGAUTH_PAYLOAD_<n>`, n from 1. */
+export const PART_NAME = /^REGAUTH_PAYLOAD_([1-9][0-9]*)$/;
+export const partName = (n: number): string => `REGAUTH_PAYLOAD_${n}`;
 
-/** brotli (quality 11) then base64: what the launcher's loader undoes. */
+/** brotli (quality 11) then base64: what the launcher undoes. */
 export function encodePayload(code: string): string {
-  return brotliCompressSync(Buffer.from(code), {
-    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: code.length },
-  }).toString('base64');
+  const compressed = brotliCompressSync(Buffer.from(code), {
+    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: Buffer.byteLength(code) },
+  });
+  return compressed.toString('base64');
+}
+
+/** `payload` in `parts` pieces of near-equal length, in order; throws when a piece would exceed PART_LIMIT or be empty. */
+export function splitPayload(payload: string, parts: number): string[] {
+  const size = Math.ceil(payload.length / parts);
+  if (size > PART_LIMIT) throw new Error(`needs at least ${Math.ceil(payload.length / PART_LIMIT)} parts of at most ${PART_LIMIT} characters`);
+  const pieces = Array.from({ length: parts }, (_, i) => payload.slice(i * size, (i + 1) * size));
+  if (pieces.some((piece) => piece.length === 0)) throw new Error(`${payload.length} characters make fewer than ${parts} parts`);
+  return pieces;
 }
 
 export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** A run step as the orb holds it. */
+export interface RunStep {
+  readonly command?: unknown;
+  readonly environment?: unknown;
+  readonly [key: string]: unknown;
 }
 
 export interface DecodedStep {
@@ -24,25 +46,45 @@ export interface DecodedStep {
   /** Bytes of the JavaScript (UTF-8). */
   readonly bytes: number;
   /**
-   * The step text with the payload and every mention of the bundle's own sha256 replaced by
-   * placeholders: what remains is the launcher and comments, compared as text.
+   * The step with each payload part replaced by `<payload part n>` and every mention of the
+   * bundle's sha256 in its command by `<bundle sha256>`: what remains is compared as YAML.
    */
-  readonly template: string;
+  readonly template: RunStep;
 }
 
-/** Undefined when the text carries no payload; throws when it carries one that does not decode. */
-export function decodeRunStep(text: string): DecodedStep | undefined {
-  const match = PAYLOAD_LINE.exec(text);
-  if (match?.[1] === undefined) return undefined;
-  const payload = match[1];
-  if (!BASE64.test(payload) || payload.length % 4 !== 0) throw new Error('the payload is not base64');
+/** The REGAUTH_PAYLOAD_<n> values of an environment, in order; undefined when there are none. */
+export function payloadParts(environment: unknown): string[] | undefined {
+  if (environment === null || typeof environment !== 'object') return undefined;
+  const parts: [number, string][] = [];
+  for (const [key, value] of Object.entries(environment)) {
+    const n = PART_NAME.exec(key)?.[1];
+    if (n !== undefined) parts.push([Number(n), String(value)]);
+  }
+  if (parts.length === 0) return undefined;
+  parts.sort((a, b) => a[0] - b[0]);
+  if (parts.some(([n], i) => n !== i + 1)) throw new Error(`the payload parts are not REGAUTH_PAYLOAD_1..${parts.length}`);
+  return parts.map(([, value]) => value);
+}
+
+/** Undefined when the step carries no payload; throws when it carries one that does not decode. */
+export function decodeRunStep(step: RunStep): DecodedStep | undefined {
+  const parts = payloadParts(step.environment);
+  if (parts === undefined) return undefined;
   let code: string;
   try {
-    code = brotliDecompressSync(Buffer.from(payload, 'base64')).toString('utf8');
+    const text = parts.join('');
+    if (!BASE64.test(text) || text.length % 4 !== 0) throw new Error('not base64');
+    code = brotliDecompressSync(Buffer.from(text, 'base64')).toString('utf8');
   } catch (error) {
-    throw new Error(`the payload is not brotli data (${(error as Error).message})`);
+    throw new Error(`the payload is not base64 brotli data (${(error as Error).message})`);
   }
   const digest = sha256(code);
-  const template = text.replace(PAYLOAD_LINE, "REGAUTH_BUNDLE='<payload>'").replaceAll(digest, '<bundle sha256>');
-  return { code, sha256: digest, bytes: Buffer.byteLength(code), template };
+  const environment = Object.fromEntries(
+    Object.entries(step.environment as Record<string, unknown>).map(([key, value]) => {
+      const n = PART_NAME.exec(key)?.[1];
+      return [key, n === undefined ? value : `<payload part ${n}>`];
+    }),
+  );
+  const command = typeof step.command === 'string' ? step.command.replaceAll(digest, '<bundle sha256>') : step.command;
+  return { code, sha256: digest, bytes: Buffer.byteLength(code), template: { ...step, command, environment } };
 }

@@ -15,7 +15,7 @@ export interface ReleaseRow {
   readonly runStepBytes: number;
 }
 
-const HEADER = ['| command | bundle sha256 (the JavaScript the step runs) | bundle bytes | run step bytes |', '|---|---|---:|---:|'];
+const HEADER = ['| command | bundle sha256 (the JavaScript the step runs) | bundle bytes | step bytes (compiled YAML) |', '|---|---|---:|---:|'];
 
 export function renderTable(rows: readonly ReleaseRow[]): string {
   const sorted = [...rows].sort((a, b) => a.command.localeCompare(b.command));

@@ -1,7 +1,8 @@
-import { assumeRoleWithWebIdentity, AwsCallError, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
+import { assumeRoleWithWebIdentity, AwsCallError, awsFailureWhat, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
 import { assertAwsConfigWritable, exportProfile, staticCredentialsPath, writeStaticCredentials } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
-import { dockerLoginEcr, fetchEcrLogins, loginToEcrRegistries } from '../clouds/aws/ecr-login.ts';
+import { fetchEcrLogins } from '../clouds/aws/ecr-login.ts';
+import { dockerLoginEcr, loginToEcrRegistries } from './shared/ecr-docker-login.ts';
 import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
 import { helperMain as runHelper } from '../refresh/helper.ts';
 import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, refreshingCredentialProcess, serveThroughHelper } from '../refresh/setup.ts';
@@ -9,9 +10,10 @@ import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
-import { audiences, decodeTokenClaims, describeClaims, diagnose, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
-import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
-import { isOnPath } from '../core/path-lookup.ts';
+import { audiences, claimsDetail, decodeTokenClaims, findAgent, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
+import { diagnose } from '../clouds/aws/diagnose.ts';
+import type { Reporter } from '../core/output.ts';
+import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 
@@ -24,9 +26,9 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   const claims = decodeTokenClaims(first.token);
   if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
   if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
-  reporter.line(`regauth: OIDC token from ${first.source}: ${describeClaims(claims, Date.now())}`);
-  // Re-minting needs a CircleCI CLI that can mint; without one STS's verdict (and the diagnosis) stands.
-  const reauth = !first.mintFailed && (await isOnPath('circleci', env.PATH)) ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
+  reporter.detail(`regauth: OIDC token from ${first.source}: ${claimsDetail(claims, Date.now())}`);
+  // Re-minting needs CircleCI's job agent; without it STS's verdict (and the diagnosis) stands.
+  const reauth = !first.mintFailed && (await findAgent(env)).found ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
 
   let assumed;
   try {
@@ -37,14 +39,14 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
       durationSeconds: inputs.sessionDurationSeconds,
       token: first.token,
       ...(reauth ? { reauth } : {}),
-      retry: { deps: retry, onRetry: (attempt, verdict, delay) => reporter.line(`regauth: sts:AssumeRoleWithWebIdentity failed (attempt ${attempt}: ${verdict.reason}); retrying in ${seconds(delay)}`) },
+      retry: { deps: retry, onRetry: (attempt, verdict, delay) => reporter.retrying('sts:AssumeRoleWithWebIdentity', attempt, verdict.reason, delay) },
     });
   } catch (error) {
     if (error instanceof AwsCallError && error.kind !== 'transient') {
-      // The claims were printed above; these lines name what the role's trust policy must allow.
-      const lines = diagnose(claims, inputs.roleArn, error.code).filter((line) => !line.startsWith('token claims:'));
+      // The claims next to what the role's trust policy must allow, then one closing line: five in all.
+      const { lines, cause } = diagnose(claims, inputs.roleArn, error.code);
       for (const line of lines) reporter.line(`regauth: ${line}`);
-      throw new UserError(`${error.message}; ${lines[lines.length - 1] ?? ''}`);
+      throw new UserError(`${awsFailureWhat(error.operation, error.classification, error.attempts)}; likely cause: ${cause}`);
     }
     throw error;
   }
@@ -52,7 +54,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   reporter.redactor.add(credentials.secretAccessKey);
   reporter.redactor.add(credentials.sessionToken);
   reporter.redactor.add(assumed.token);
-  reporter.line(`regauth: assumed ${assumed.assumedRoleArn || inputs.roleArn} as session ${inputs.roleSessionName}, credentials valid until ${isoSeconds(credentials.expiration)}`);
+  reporter.detail(`regauth: assumed ${inputs.roleArn}, credentials valid until ${clockTime(credentials.expiration)}`);
 
   const audience = refreshAudience(inputs.audience, claims, env);
   const plan = planRefresh(inputs.refresh, audience);
@@ -62,11 +64,11 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
     return 0;
   }
 
-  await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry });
+  await loginToEcrRegistries(inputs, credentials, { docker: { run: runProcess, env }, reporter, retry, identity: inputs.roleArn, renewal: 'does not renew (refresh: false)' });
 
   if (inputs.exportCredentials) {
     const credentialProcess = await writeStaticCredentials(env, inputs.profile, credentials);
-    await exportAwsProfile(env, inputs, credentialProcess, reporter, `its keys are the ones from this login, in ${staticCredentialsPath(env, inputs.profile)} (mode 0600), valid until ${isoSeconds(credentials.expiration)}`);
+    await exportAwsProfile(env, inputs, credentialProcess, reporter, `its keys are the ones from this login, in ${staticCredentialsPath(env, inputs.profile)} (mode 0600), valid until ${clockTime(credentials.expiration)}`);
   }
   return 0;
 };
@@ -111,8 +113,8 @@ async function serveRefreshing(
   });
   // docker login as with refresh: false, so the registry judges the password now and a refusal
   // fails this step rather than a later pull; docker hands it to the helper, which already has it.
-  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served) }, reporter, retry });
-  await announceServed(reporter, env, served, hosts.map((host, index) => ({ host, expiresAt: logins[index]?.expiresAt })), credentials.expiration);
+  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served) }, reporter, retry, identity: inputs.roleArn, renewal: 'renews itself' });
+  await announceServed(reporter, env, served, credentials.expiration);
   if (inputs.exportCredentials) {
     await exportAwsProfile(env, inputs, refreshingCredentialProcess(served), reporter, 'its credential_process is docker-credential-regauth, which renews the keys as they near expiry');
   }

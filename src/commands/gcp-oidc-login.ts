@@ -1,6 +1,7 @@
 import {
   externalAccountFilePath,
   GoogleCallError,
+  googleFailureWhat,
   isSubjectTooLong,
   jobTokenFilePath,
   jobTokenFileSource,
@@ -15,7 +16,8 @@ import {
 import { isolateGcloudConfig } from '../clouds/gcp/gcloud-config.ts';
 import type { CommandMain } from '../core/cli.ts';
 import { UserError } from '../core/errors.ts';
-import { isoSeconds, seconds, type Reporter } from '../core/output.ts';
+import { loginLine, type Reporter } from '../core/output.ts';
+import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { exportVariable, record } from '../core/journal.ts';
@@ -25,7 +27,8 @@ import { helperMain as runHelper } from '../refresh/helper.ts';
 import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, serveThroughHelper, type Served } from '../refresh/setup.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
-import { decodeTokenClaims, describeClaimsForGoogle, diagnosePermissionDenied, diagnoseTokenExchange, obtainOidcToken, type GoogleTarget, type TokenClaims } from '../job-token/index.ts';
+import { claimsDetail, decodeTokenClaims, obtainOidcToken, type Diagnosis, type TokenClaims } from '../job-token/index.ts';
+import { diagnosePermissionDenied, diagnoseTokenExchange, type GoogleTarget } from '../clouds/gcp/diagnose.ts';
 
 /** The user name Artifact Registry and gcr.io take with an OAuth access token. */
 const USERNAME = 'oauth2accesstoken';
@@ -54,7 +57,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
   if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
   const claims = decodeTokenClaims(first.token);
-  reporter.line(`regauth: OIDC token from ${first.source}: ${describeClaimsForGoogle(claims, Date.now())}`);
+  reporter.detail(`regauth: OIDC token from ${first.source}: ${claimsDetail(claims, Date.now())} (sub: ${Buffer.byteLength(claims.sub ?? '')} bytes)`);
 
   const settings: GoogleMintSettings = {
     workloadIdentityProvider: inputs.provider.name,
@@ -65,15 +68,12 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   const deps: GoogleMintDeps = {
     retryDeps: retry,
     onSecret: (secret) => reporter.redactor.add(secret),
-    onRetry: (operation, attempt, verdict, delay) => reporter.line(`regauth: ${operation} failed (attempt ${attempt}: ${verdict.reason}); retrying in ${seconds(delay)}`),
+    onRetry: (operation, attempt, verdict, delay) => reporter.retrying(operation, attempt, verdict.reason, delay),
   };
   const issuedAtMs = Date.now();
   const { token: jobToken, minted } = await mintWithFallback(settings, first.token, first.source, claims, inputs, env, deps, reporter);
-  reporter.line(
-    minted.kind === 'impersonated'
-      ? `regauth: impersonated ${inputs.serviceAccount} through ${inputs.provider.name}; access token valid until ${isoSeconds(minted.expiresAt)}`
-      : `regauth: federated token from ${inputs.provider.name} (no service_account: used directly); valid until ${isoSeconds(minted.expiresAt)}`,
-  );
+  reporter.detail(`regauth: ${minted.kind === 'impersonated' ? `impersonated ${inputs.serviceAccount}` : 'federated token used directly'} through ${inputs.provider.name}, valid until ${clockTime(minted.expiresAt)}`);
+  const identity = minted.kind === 'impersonated' ? inputs.serviceAccount : 'the federated principal (no service_account)';
 
   const strategy = credentialStrategy(inputs, claims, env, reporter);
   const served = strategy.kind === 'refresh' ? await serveRefreshing(inputs, strategy, minted, issuedAtMs, env) : undefined;
@@ -81,13 +81,13 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   for (const target of inputs.registries) {
     const { attempts, helperNote } = await loginWithRetry({ run: runProcess, env: dockerEnv }, target, USERNAME, minted.accessToken, {
       deps: retry,
-      onRetry: (attempt, reason, delay) => reporter.line(`regauth: docker login to ${target.host} failed (attempt ${attempt}: ${reason}); retrying in ${seconds(delay)}`),
+      onRetry: (attempt, reason, delay) => reporter.retrying(`docker login to ${target.host}`, attempt, reason, delay),
     });
     if (helperNote) reporter.line(`regauth: ${helperNote}`);
-    reporter.line(`regauth: logged in to ${target.host} as ${USERNAME} (token valid until ${isoSeconds(minted.expiresAt)})${attempts > 1 ? ` after ${attempts} attempts` : ''}`);
+    reporter.line(loginLine(target.host, { identity, renewal: served ? 'renews itself' : 'does not renew (refresh: false)' }, minted.expiresAt, attempts));
   }
   if (served) {
-    await announceServed(reporter, env, served, inputs.registries.map(({ host }) => ({ host, expiresAt: minted.expiresAt })), minted.expiresAt);
+    await announceServed(reporter, env, served, minted.expiresAt);
     // A refresh mints through `circleci run oidc get`, not CIRCLE_OIDC_TOKEN: the v1 fallback cannot repeat.
     if (jobToken !== first.token) reporter.line(REFRESH_MAPPING_WARNING);
   }
@@ -196,17 +196,13 @@ async function mintWithFallback(
 function diagnosed(error: unknown, claims: TokenClaims, inputs: GcpOidcInputs, reporter: Reporter): unknown {
   if (!(error instanceof GoogleCallError) || error.kind === 'transient') return error;
   const target: GoogleTarget = { provider: inputs.provider.name, projectNumber: inputs.provider.projectNumber, pool: inputs.provider.pool, serviceAccount: inputs.serviceAccount };
-  let lines: string[];
-  if (error.operation === 'sts.googleapis.com token exchange') {
-    // The claims were printed already; the rest names what the provider must have.
-    lines = diagnoseTokenExchange(claims, target, error.code, error.classification.message).filter((line) => !line.startsWith('token claims:'));
-  } else if (error.code === 'PERMISSION_DENIED') {
-    lines = diagnosePermissionDenied(claims, target);
-  } else {
-    return error;
-  }
-  for (const line of lines) reporter.line(`regauth: ${line}`);
-  return new UserError(`${error.message}; ${lines[lines.length - 1] ?? ''}`);
+  let diagnosis: Diagnosis;
+  if (error.operation === 'sts.googleapis.com token exchange') diagnosis = diagnoseTokenExchange(claims, target, error.code, error.classification.message);
+  else if (error.code === 'PERMISSION_DENIED') diagnosis = diagnosePermissionDenied(claims, target);
+  else return error;
+  // The claims next to what must allow them, then one closing line with Google's words once.
+  for (const line of diagnosis.lines) reporter.line(`regauth: ${line}`);
+  return new UserError(`${googleFailureWhat(error.operation, error.classification, error.attempts)}; likely cause: ${diagnosis.cause}`);
 }
 
 /** Entry for `node <bundle> --regauth-helper …` (the refresh half of docker-credential-regauth). */

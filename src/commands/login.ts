@@ -1,7 +1,7 @@
 import type { CommandMain } from '../core/cli.ts';
 import { loginWithRetry } from '../docker/login.ts';
 import { parseLoginInputs } from '../inputs/login.ts';
-import { seconds } from '../core/output.ts';
+import { loginLine } from '../core/output.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 
@@ -12,9 +12,9 @@ export const main: CommandMain = async (env, reporter, retryDeps: RetryDeps = re
   for (const note of inputs.notes) reporter.line(`regauth: ${inputs.target.host}: ${note}`);
   const outcome = await loginWithRetry({ run: runProcess, env }, inputs.target, inputs.username, inputs.password, {
     deps: retryDeps,
-    onRetry: (attempt, reason, delay) => reporter.line(`regauth: login to ${inputs.target.host} failed (attempt ${attempt}: ${reason}); retrying in ${seconds(delay)}`),
+    onRetry: (attempt, reason, delay) => reporter.retrying(`login to ${inputs.target.host}`, attempt, reason, delay),
   });
   if (outcome.helperNote) reporter.line(`regauth: ${outcome.helperNote}`);
-  reporter.line(`regauth: logged in to ${inputs.target.host} as ${inputs.username}${outcome.attempts > 1 ? ` (after ${outcome.attempts} attempts)` : ''}`);
+  reporter.line(loginLine(inputs.target.host, { identity: inputs.username, renewal: 'does not renew (a fixed password)' }, undefined, outcome.attempts));
   return 0;
 };

@@ -1,7 +1,8 @@
-import { withoutExpandedValues } from '../inputs/common.ts';
+import { expandedValuesToHide, withoutExpandedValues } from './env.ts';
 import { InputError, UserError } from './errors.ts';
 import { debugRequested, Reporter } from './output.ts';
 import { RetriesExhausted } from './retry.ts';
+import { headerLine } from './version.ts';
 
 /** What every command entry point is: environment in, exit code out, lines through the reporter. */
 export type CommandMain = (env: NodeJS.ProcessEnv, reporter: Reporter) => Promise<number>;
@@ -13,6 +14,8 @@ export type CommandMain = (env: NodeJS.ProcessEnv, reporter: Reporter) => Promis
  */
 export async function runCommand(name: string, main: CommandMain, env: NodeJS.ProcessEnv = process.env, reporter = new Reporter()): Promise<number> {
   reporter.verbose = debugRequested(env);
+  for (const { value, shownAs } of expandedValuesToHide(env)) reporter.showAs(value, shownAs);
+  reporter.line(headerLine(name));
   try {
     return await main(env, reporter);
   } catch (error) {

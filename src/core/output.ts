@@ -1,3 +1,5 @@
+import { clockTime, formatDuration } from './units.ts';
+
 /**
  * The only place that writes to the step's output. Every line is redacted, stripped of control
  * characters and folded onto one line before it is written; text that came from outside
@@ -159,10 +161,31 @@ export class Reporter {
     private readonly err: Sink = process.stderr,
   ) {}
 
-  /** What any printed text becomes: remote segments rendered, the rest redacted, one line. */
+  private readonly shown: { value: string; shownAs: string }[] = [];
+
+  /**
+   * From now on `value` (in any letter case) is printed as `shownAs`: a parameter's `${VAR}`
+   * expansion is shown as where it came from, never as its contents (src/inputs/common.ts).
+   */
+  showAs(value: string, shownAs: string): void {
+    if (value.length < 4 || this.shown.some((entry) => entry.value === value)) return;
+    this.shown.push({ value, shownAs });
+    this.shown.sort((a, b) => b.value.length - a.value.length);
+  }
+
+  private sourced(text: string): string {
+    let out = text;
+    for (const { value, shownAs } of this.shown) {
+      const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      out = out.replace(new RegExp(escaped, 'giu'), () => shownAs);
+    }
+    return out;
+  }
+
+  /** What any printed text becomes: remote segments rendered, the rest redacted, expanded values shown by their source, one line. */
   render(text: string): string {
-    const rendered = text.replace(REMOTE_SEGMENT, (_m, segment: string) => safeRemoteText(segment, this.redactor));
-    const line = this.redactor.redact(stripControls(this.redactor.redact(rendered)));
+    const rendered = text.replace(REMOTE_SEGMENT, (_m, segment: string) => safeRemoteText(this.sourced(segment), this.redactor));
+    const line = this.sourced(this.redactor.redact(stripControls(this.redactor.redact(rendered))));
     return cut(line.trimEnd(), LINE_MAX);
   }
 
@@ -175,10 +198,43 @@ export class Reporter {
     if (this.verbose) this.line(text);
   }
 
+  /**
+   * A retried attempt, in one line without the remote text (the final failure line carries that
+   * once; with REGAUTH_DEBUG=1 each attempt's own words follow on a detail line).
+   */
+  retrying(what: string, attempt: number, reason: string, delayMs: number): void {
+    const own = withoutRemote(reason);
+    this.line(`regauth: ${what} failed (attempt ${attempt}${own ? `: ${own}` : ''}); retrying in ${formatDuration(delayMs)}`);
+    if (own !== reason.trim()) this.detail(`regauth:   attempt ${attempt}: ${reason}`);
+  }
+
   /** The single closing line of a failed step. */
   failure(text: string): void {
     this.err.write(`regauth: ${this.render(text.replace(/\s*\n\s*/g, ' '))}\n`);
   }
+}
+
+/** What each registry's one success line says besides the host and expiry: who, and whether it renews. */
+export interface LoginLineParts {
+  /** The role ARN, or what the keys are. */
+  identity: string;
+  /** `renews itself`, or why not. */
+  renewal: string;
+}
+
+/** `regauth: logged in to HOST as WHO, valid until 08:39:57 UTC, renews itself`: one line per registry. */
+export function loginLine(host: string, parts: LoginLineParts, expiresAt: Date | undefined, attempts = 1): string {
+  const until = expiresAt ? `, valid until ${clockTime(expiresAt)}` : '';
+  return `regauth: logged in to ${host} as ${parts.identity}${until}, ${parts.renewal}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`;
+}
+
+/** regauth's own part of a message: remote segments and the punctuation left around them removed. */
+export function withoutRemote(text: string): string {
+  return text
+    .replace(REMOTE_SEGMENT, '')
+    .replace(/\(\s*\)/g, '')
+    .replace(/[\s:;,(]+$/, '')
+    .trim();
 }
 
 /** `1.5 s`: how waits are shown. */

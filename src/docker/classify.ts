@@ -45,6 +45,11 @@ interface Rule {
 
 export const MACHINE_HINT = 'run the job on a machine executor, or add setup_remote_docker before this step';
 
+/** The engine's three common failures, each a whole sentence with its fix (one line each where printed). */
+export const ENGINE_PERMISSION = 'no permission on the Docker socket: add this user to the docker group (then start a new shell), or add setup_remote_docker before this step';
+export const ENGINE_ABSENT = `no Docker engine answers at DOCKER_HOST (or /var/run/docker.sock): ${MACHINE_HINT}`;
+export const DISK_FULL = 'the disk is full (no space left on device): remove images the job no longer needs (docker image prune -af) or use a larger resource class';
+
 /** First match wins: the engine, then the registry's explicit answers, then the network. */
 const RULES: readonly Rule[] = [
   {
@@ -57,13 +62,13 @@ const RULES: readonly Rule[] = [
     category: 'engine',
     kind: 'permanent',
     pattern: /permission denied while trying to connect to the docker (?:daemon|API)/i,
-    reason: 'this user may not use the Docker daemon socket — add the user to the docker group or use a machine executor',
+    reason: ENGINE_PERMISSION,
   },
   {
     category: 'engine',
     kind: 'permanent',
     pattern: /Cannot connect to the Docker daemon|Is the docker daemon running\?|(?:^|\s)error during connect: /i,
-    reason: `the Docker daemon is not reachable — ${MACHINE_HINT}`,
+    reason: ENGINE_ABSENT,
   },
   { category: 'reference', kind: 'permanent', pattern: /invalid reference format/i, reason: 'docker rejected the image reference' },
   {
@@ -104,7 +109,7 @@ const RULES: readonly Rule[] = [
     pattern: /x509: |tls: failed to verify certificate|certificate signed by unknown authority|server gave HTTP response to HTTPS client/i,
     reason: 'the registry’s TLS setup is not trusted by docker (certificate or http/https mismatch)',
   },
-  { category: 'local', kind: 'permanent', pattern: /no space left on device/i, reason: 'the machine ran out of disk space' },
+  { category: 'local', kind: 'permanent', pattern: /no space left on device/i, reason: DISK_FULL },
   {
     category: 'server',
     kind: 'transient',

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { replaceFileAtomically } from '../core/private-files.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { withConfigLock, type LockDeps } from './lock.ts';
 
 /**

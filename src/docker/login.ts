@@ -7,7 +7,7 @@ import { isOnPath } from '../core/path-lookup.ts';
 import { credentialHelperFor, dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig, type LockDeps } from './config.ts';
 import { record, retract, type JournalEntry } from '../core/journal.ts';
 import { remote } from '../core/output.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import type { RunProcess } from '../core/process.ts';
 import type { RegistryTarget } from '../registry/host.ts';
 import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from '../core/retry.ts';

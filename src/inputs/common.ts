@@ -1,74 +1,17 @@
 import { InputError } from '../core/errors.ts';
+import { envKey, expandEnvReferences, type Env } from '../core/env.ts';
+
+// The environment's shape and the rules for ${VAR} values live in core (the command runner needs them too).
+export { envKey, expandEnvReferences, expandedValuesToHide, referencedVariables, withoutExpandedValues, type Env } from '../core/env.ts';
 
 /**
  * Shared parameter checks. Parameters arrive as environment variables set by the step's
  * `environment:` map (REGAUTH_<NAME>); nothing here ever runs a shell.
  */
-export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Characters that have meaning to a shell, and control characters. No regauth parameter needs any of them. */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const SHELL_METACHARACTERS = /[`$;&|<>(){}\\'"!*?[\]#~\s\u0000-\u001f\u007f]/u;
-
-/** Expands `${NAME}` and `$NAME` from the environment; anything else is left as it is. */
-export function expandEnvReferences(value: string, env: Env): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_m, braced: string | undefined, bare: string | undefined) => {
-    const name = braced ?? bare ?? '';
-    return env[name] ?? '';
-  });
-}
-
-/** The variables a parameter's raw value refers to, with their values (empty ones left out). */
-export function referencedVariables(raw: string, env: Env): { name: string; value: string }[] {
-  const found: { name: string; value: string }[] = [];
-  for (const match of raw.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g)) {
-    const name = match[1] ?? match[2] ?? '';
-    const value = env[name] ?? '';
-    if (value.trim() !== '' && !found.some((f) => f.name === name)) found.push({ name, value });
-  }
-  return found;
-}
-
-/**
- * The one place that keeps expanded values out of input errors. Validators quote what they were
- * given (JSON-quoted, sometimes shortened or lower-cased); when the parameter's value came from
- * `${VAR}`, the variable may hold a secret (a token, a password), so every quoted part that
- * comes from a variable — and any bare occurrence of its value, in any case — is replaced by
- * the variable's name. What is wrong stays in the message.
- */
-export function withoutExpandedValues(error: InputError, env: Env): InputError {
-  const refs = referencedVariables(env[envKey(error.parameter)] ?? '', env);
-  if (refs.length === 0) return error;
-  const placeholder = (name: string): string => `<the value of $${name}, not shown>`;
-  const fromVariable = (text: string): { name: string } | undefined => {
-    const content = text.replace(/(?:\.\.\.|…)$/u, '').toLowerCase();
-    return refs.find(({ value }) => {
-      const lower = value.toLowerCase().trim();
-      if ((content.length >= 2 && lower.includes(content)) || (lower.length >= 2 && content.includes(lower))) return true;
-      // Partly literal, partly the variable, perhaps shortened: any six characters in common.
-      for (let i = 0; i + 6 <= lower.length; i++) if (content.includes(lower.slice(i, i + 6))) return true;
-      return false;
-    });
-  };
-  let reason = error.reason.replace(/"(?:[^"\\]|\\.)*"/gu, (quoted) => {
-    let content: string;
-    try {
-      content = String(JSON.parse(quoted));
-    } catch {
-      content = quoted.slice(1, -1);
-    }
-    const hit = fromVariable(content);
-    return hit ? placeholder(hit.name) : quoted;
-  });
-  for (const { name, value } of refs) {
-    const pieces = [value, value.trim(), ...value.split(/[\s,]+/u)].filter((piece) => piece.length >= 4).sort((a, b) => b.length - a.length);
-    for (const piece of pieces) {
-      const escaped = piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      reason = reason.replace(new RegExp(escaped, 'giu'), placeholder(name));
-    }
-  }
-  return new InputError(error.parameter, reason);
-}
 
 /** A string parameter: env references expanded, then refused if any shell metacharacter is left. */
 export function stringParameter(env: Env, parameter: string, opts: { maxLength?: number } = {}): string {
@@ -127,11 +70,6 @@ export function secretFromEnvName(env: Env, parameter: string, opts: { required:
   return { name, value: value === '' ? undefined : value };
 }
 
-/** REGAUTH_<PARAMETER> is how the orb hands each parameter to the script. */
-export function envKey(parameter: string): string {
-  return `REGAUTH_${parameter.toUpperCase()}`;
-}
-
 function describeCharacter(ch: string): string {
   if (/\s/u.test(ch)) return ch === ' ' ? 'a space' : 'a whitespace or line break';
   const code = ch.codePointAt(0) ?? 0;
@@ -142,3 +80,4 @@ function describeCharacter(ch: string): string {
 export function truncate(value: string, max = 80): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
+

@@ -1,15 +1,9 @@
+export type { EcrTargetInputs } from '../clouds/aws/ecr-login.ts';
 import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from '../clouds/aws/index.ts';
 import { PROFILE_NAME, profileNameProblem } from '../clouds/aws/profile.ts';
+import type { EcrTargetInputs } from '../clouds/aws/ecr-login.ts';
 import { InputError } from '../core/errors.ts';
 import { booleanParameter, type Env, integerParameter, listParameter, secretFromEnvName, stringParameter } from './common.ts';
-
-/** What both ECR commands share. */
-export interface EcrTargetInputs {
-  region: string;
-  /** Empty: the caller's own account. */
-  accountIds: string[];
-  includePublic: boolean;
-}
 
 export interface EcrOidcInputs extends EcrTargetInputs {
   roleArn: string;
@@ -25,6 +19,8 @@ export interface EcrOidcInputs extends EcrTargetInputs {
 }
 
 export interface EcrStaticInputs extends EcrTargetInputs {
+  /** The variable the keys were read from (shown instead of the key id). */
+  accessKeyName: string;
   accessKeyId: string;
   secretAccessKey: string;
   /** AWS_SESSION_TOKEN, read only with the standard AWS_ACCESS_KEY_ID pair (temporary keys). */
@@ -72,5 +68,5 @@ export function parseEcrStaticInputs(env: Env): EcrStaticInputs {
   const secretAccessKey = (secretKey.value ?? '').trim();
   if (/\s/.test(secretAccessKey) || secretAccessKey.length < 16) throw new InputError('secret_access_key', `the value of ${secretKey.name} is not an AWS secret access key`);
   const sessionToken = accessKey.name === 'AWS_ACCESS_KEY_ID' ? env.AWS_SESSION_TOKEN?.trim() || undefined : undefined;
-  return { ...parseTargets(env), accessKeyId, secretAccessKey, sessionToken };
+  return { ...parseTargets(env), accessKeyName: accessKey.name, accessKeyId, secretAccessKey, sessionToken };
 }

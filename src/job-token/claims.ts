@@ -1,4 +1,6 @@
 import { UserError } from '../core/errors.ts';
+import { remote } from '../core/output.ts';
+import { clockTime } from '../core/units.ts';
 
 /** The non-secret claims of a web identity token; the token itself is the secret. */
 export interface TokenClaims {
@@ -51,8 +53,34 @@ export function describeClaims(claims: TokenClaims, nowMs: number): string {
   const parts = [`iss=${claims.iss ?? '(none)'}`, `aud=${audiences(claims).join(',') || '(none)'}`, `sub=${claims.sub ?? '(none)'}`];
   if (typeof claims.exp === 'number') {
     const delta = Math.round(claims.exp - nowMs / 1000);
-    const when = new Date(claims.exp * 1000).toISOString();
+    const when = clockTime(new Date(claims.exp * 1000));
     parts.push(`exp=${when} (${delta > 0 ? `in ${delta} s` : `expired ${-delta} s ago`})`);
   } else parts.push('exp=(none)');
   return parts.join(' ');
+}
+
+/** The debug line's claims (REGAUTH_DEBUG=1): the quoted claims and when the token expires. */
+export function claimsDetail(claims: TokenClaims, nowMs: number): string {
+  const expiry = typeof claims.exp === 'number' && claims.exp * 1000 > nowMs ? ` exp=${clockTime(new Date(claims.exp * 1000))}` : '';
+  return `${claimsLine(claims, nowMs)}${expiry}`;
+}
+
+/**
+ * The claims a failure shows next to what the trust side must allow: `iss="…" aud="…" sub="…"`,
+ * and the expiry when it has passed. The values are the issuer's words, so they are quoted as
+ * remote text (a long v2 sub may make the line long; regauth's own part stays short).
+ */
+export function claimsLine(claims: TokenClaims, nowMs: number): string {
+  const aud = audiences(claims).join(',');
+  const parts = [`iss=${claims.iss ? remote(claims.iss) : '(none)'}`, `aud=${aud ? remote(aud) : '(none)'}`, `sub=${claims.sub ? remote(claims.sub) : '(none)'}`];
+  if (typeof claims.exp === 'number' && claims.exp * 1000 <= nowMs) parts.push(`expired at ${clockTime(new Date(claims.exp * 1000))}`);
+  return parts.join(' ');
+}
+
+/** What a refused web identity token's failure shows: the claims and the trust policy's needs (lines), and the likely cause. */
+export interface Diagnosis {
+  /** Printed before the failure line, each after `regauth: `. */
+  lines: string[];
+  /** The likely cause and its fix, for the failure line. */
+  cause: string;
 }

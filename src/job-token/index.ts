@@ -1,5 +1,4 @@
-/** The CircleCI OIDC token: read, mint, decode (unverified, to show claims) and diagnose. */
-export { decodeTokenClaims, isExpiringWithin, describeClaims, audiences, type TokenClaims } from './claims.ts';
-export { diagnose, providerName } from './diagnose.ts';
-export { diagnoseTokenExchange, diagnosePermissionDenied, describeClaimsForGoogle, federatedPrincipals, GOOGLE_SUBJECT_LIMIT, type GoogleTarget } from './diagnose-google.ts';
+/** The CircleCI OIDC token: read, mint, decode (unverified, to show claims); each cloud diagnoses its own refusals (clouds/<c>/diagnose.ts). */
+export { decodeTokenClaims, isExpiringWithin, describeClaims, claimsDetail, claimsLine, audiences, type Diagnosis, type TokenClaims } from './claims.ts';
 export { obtainOidcToken, mintOidcToken, type ObtainTokenOptions, type OidcToken, type TokenSource } from './token.ts';
+export { findAgent, type AgentLookup } from './agent.ts';

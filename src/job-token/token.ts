@@ -4,8 +4,9 @@ import { isoSeconds } from '../core/output.ts';
 import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../core/process.ts';
 import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../core/retry.ts';
 import { audiences, decodeTokenClaims, isExpiringWithin } from './claims.ts';
+import { findAgent, type AgentLookupDeps } from './agent.ts';
 
-export type TokenSource = 'CIRCLE_OIDC_TOKEN_V2' | 'CIRCLE_OIDC_TOKEN' | 'circleci run oidc get';
+export type TokenSource = 'CIRCLE_OIDC_TOKEN_V2' | 'CIRCLE_OIDC_TOKEN' | 'circleci-agent run oidc get' | 'circleci run oidc get';
 
 export interface OidcToken {
   token: string;
@@ -26,16 +27,24 @@ export interface ObtainTokenOptions {
   run?: RunProcess;
   retryPolicy?: RetryPolicy;
   retryDeps?: RetryDeps;
+  agent?: Omit<AgentLookupDeps, 'run'>;
 }
 
 const MINT_POLICY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 4_000, maxServerWaitMs: 4_000 };
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
-/** `circleci run oidc get --claims '{"aud":…}'`, retried; its stdout is the token (a secret). */
+/** `circleci-agent run oidc get --claims '{"aud":…}'` (or the agent's `circleci` alias), retried; its stdout is the token (a secret). */
 export async function mintOidcToken(audience: string, options: Omit<ObtainTokenOptions, 'audience'>): Promise<string> {
+  return (await mintWithAgent(audience, options)).token;
+}
+
+async function mintWithAgent(audience: string, options: Omit<ObtainTokenOptions, 'audience'>): Promise<{ token: string; source: TokenSource }> {
   const run = options.run ?? realRunProcess;
+  const agent = await findAgent(options.env, { ...options.agent, run });
+  if (!agent.found) throw new UserError(`could not mint an OIDC token with aud ${JSON.stringify(audience)}: ${agent.problem}`);
+  const source: TokenSource = `${agent.name} run oidc get`;
   const attempt = async (): Promise<string> => {
-    const result = await run({ command: 'circleci', args: ['run', 'oidc', 'get', '--claims', JSON.stringify({ aud: audience })], env: { ...options.env } });
+    const result = await run({ command: agent.command, args: ['run', 'oidc', 'get', '--claims', JSON.stringify({ aud: audience })], env: { ...options.env } });
     const out = result.stdout.trim();
     if (result.exitCode !== 0) throw new Error(`exit code ${result.exitCode}${firstLine(result.stderr)}`);
     if (out === '') throw new Error(`printed no token${firstLine(result.stderr)}`);
@@ -49,11 +58,11 @@ export async function mintOidcToken(audience: string, options: Omit<ObtainTokenO
       options.retryPolicy ?? MINT_POLICY,
       options.retryDeps ?? realRetryDeps,
     );
-    return value;
+    return { token: value, source };
   } catch (error) {
     if (!(error instanceof RetriesExhausted)) throw error;
     const tried = error.attempts > 1 ? ` (${error.attempts} attempts)` : '';
-    throw new UserError(`could not mint an OIDC token with aud ${JSON.stringify(audience)}: circleci run oidc get ${error.verdict.reason}${tried}; it works only inside a CircleCI job, on a machine or docker executor with the circleci CLI`);
+    throw new UserError(`could not mint an OIDC token with aud ${JSON.stringify(audience)}: ${source} ${error.verdict.reason}${tried}; it works only inside a CircleCI job, on a machine or docker executor with the circleci CLI`);
   }
 }
 
@@ -63,24 +72,13 @@ function firstLine(text: string): string {
   return line ? `: ${remote(line)}` : '';
 }
 
-async function cliPresent(run: RunProcess, env: ObtainTokenOptions['env']): Promise<boolean> {
-  try {
-    await run({ command: 'circleci', args: ['version'], env: { ...env } });
-    return true;
-  } catch (error) {
-    if (error instanceof ProcessStartError) return false;
-    throw error;
-  }
-}
-
 /**
- * The job's OIDC token: CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN; minted through the CLI
+ * The job's OIDC token: CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN; minted through the agent
  * when an audience is asked for, or when the job's token expires within a minute.
  */
 export async function obtainOidcToken(options: ObtainTokenOptions): Promise<OidcToken> {
   const now = options.now ?? Date.now;
-  const run = options.run ?? realRunProcess;
-  if (options.audience) return { token: await mintOidcToken(options.audience, options), source: 'circleci run oidc get' };
+  if (options.audience) return await mintWithAgent(options.audience, options);
 
   const v2 = options.env.CIRCLE_OIDC_TOKEN_V2?.trim();
   const v1 = options.env.CIRCLE_OIDC_TOKEN?.trim();
@@ -92,14 +90,14 @@ export async function obtainOidcToken(options: ObtainTokenOptions): Promise<Oidc
   }
   decodeTokenClaims(found.token);
   if (!isExpiringWithin(found.token, options.minValiditySeconds ?? 60, now())) return found;
-  if (!(await cliPresent(run, options.env))) return found;
+  if (!(await findAgent(options.env, { ...options.agent, run: options.run ?? realRunProcess })).found) return found;
   const claims = decodeTokenClaims(found.token);
   const aud = audiences(claims)[0] ?? options.env.CIRCLE_ORGANIZATION_ID ?? '';
   if (aud === '') return found;
   const expiredAt = typeof claims.exp === 'number' ? isoSeconds(new Date(claims.exp * 1000)) : 'an unknown time';
   const stale = `${found.source} expired or expires within ${options.minValiditySeconds ?? 60} s (exp ${expiredAt})`;
   try {
-    return { token: await mintOidcToken(aud, options), source: 'circleci run oidc get', replaced: `${stale}; minted a fresh token with the same aud` };
+    return { ...(await mintWithAgent(aud, options)), replaced: `${stale}; minted a fresh token with the same aud` };
   } catch (error) {
     // STS gives the verdict on the old token, with the diagnosis; the log says what was tried.
     if (!(error instanceof UserError)) throw error;

@@ -33,18 +33,34 @@ export function composeArgs(paths: readonly string[]): string[] {
   return ['compose', ...paths.map((path) => `--file=${path}`), 'config', '--images'];
 }
 
-/** compose's answer → references, in order, duplicates removed. Pure. */
-export function parseComposeImages(stdout: string): ImageReference[] {
+/**
+ * Where an image compose listed came from, for a refusal: `literal` when the compose files hold
+ * it as written (then it may be quoted back), else the files' `image:` lines that name variables.
+ */
+export interface ImageOrigin {
+  literal: boolean;
+  /** `compose.yml: image: "${REG}/app:${TAG}"`, as written in the files. */
+  templates: string[];
+}
+
+/**
+ * compose's answer → references, in order, duplicates removed. Pure. A refused image is quoted
+ * only when `origin` says the files hold it literally: compose may have filled it from a
+ * variable, and a part of a secret is something CircleCI's whole-value masking misses.
+ */
+export function parseComposeImages(stdout: string, origin: (item: string) => ImageOrigin = () => ({ literal: false, templates: [] })): ImageReference[] {
   const seen = new Set<string>();
   const images: ImageReference[] = [];
+  let position = 0;
   for (const line of stdout.split('\n')) {
     const item = line.trim();
     if (item === '') continue;
+    position += 1;
     let ref: ImageReference;
     try {
       ref = parseReference(item);
     } catch (error) {
-      if (error instanceof ReferenceFormatError) throw new UserError(`compose_files: docker compose names an image regauth will not pull, ${JSON.stringify(item.slice(0, 200))}: ${error.reason}`, 2);
+      if (error instanceof ReferenceFormatError) throw new UserError(refusal(item, position, error.reason, origin(item)), 2);
       throw error;
     }
     if (seen.has(ref.normalized)) continue;
@@ -52,6 +68,45 @@ export function parseComposeImages(stdout: string): ImageReference[] {
     images.push(ref);
   }
   return images;
+}
+
+function refusal(item: string, position: number, reason: string, origin: ImageOrigin): string {
+  if (origin.literal) return `compose_files: docker compose names an image regauth will not pull, ${JSON.stringify(item.slice(0, 200))}: ${reason}`;
+  const from = origin.templates.length === 0 ? 'resolved by compose' : `resolved by compose from ${origin.templates.slice(0, 3).join('; ')}`;
+  // The reason may quote a piece of the value (the tag): that goes too; the rule's own quotes stay.
+  const unquoted = reason.replace(/"(?:[^"\\]|\\.)*"/g, (quoted) => (pieceOf(item, quoted) ? '(not shown)' : quoted));
+  return `compose_files: docker compose names an image regauth will not pull (image ${position} of its list, ${from}; not shown, as a variable may hold a secret): ${unquoted}`;
+}
+
+function pieceOf(item: string, quoted: string): boolean {
+  try {
+    const text: unknown = JSON.parse(quoted);
+    return typeof text === 'string' && text !== '' && item.includes(text) && !/^[_.-]$/.test(text);
+  } catch {
+    return true;
+  }
+}
+
+/** The files' own text: is `item` written there, and which `image:` lines take variables. */
+export async function imageOrigin(paths: readonly string[], names: readonly string[], item: string): Promise<ImageOrigin> {
+  let literal = false;
+  const templates: string[] = [];
+  for (const [index, path] of paths.entries()) {
+    let text: string;
+    try {
+      const info = await fs.lstat(path);
+      if (!info.isFile() || info.size > 1024 * 1024) continue;
+      text = await fs.readFile(path, 'utf8');
+    } catch {
+      continue;
+    }
+    if (text.includes(item)) literal = true;
+    for (const line of text.split('\n')) {
+      const match = /^\s*image:\s*(.*\$.*?)\s*$/.exec(line);
+      if (match?.[1] !== undefined) templates.push(`${names[index] ?? path}: image: ${match[1].slice(0, 120)}`);
+    }
+  }
+  return { literal, templates };
 }
 
 /**
@@ -80,8 +135,10 @@ export function buildOnlyImages(json: string): Set<string> {
 
 export interface ComposeImages {
   images: ImageReference[];
-  /** Services compose builds rather than pulls, by the image name compose lists for them. */
+  /** Services compose builds rather than pulls, by the image name compose lists for them (those the files spell out). */
   built: string[];
+  /** How many more it builds whose names the files do not spell out (perhaps from a variable: not shown). */
+  builtUnnamed: number;
 }
 
 export async function composeImages(files: readonly string[], deps: ComposeDeps): Promise<ComposeImages> {
@@ -112,7 +169,22 @@ export async function composeImages(files: readonly string[], deps: ComposeDeps)
   }
   const listed = result.stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '');
   const built = listed.length === 0 ? new Set<string>() : await builtImages(paths, deps);
-  return { images: parseComposeImages(listed.filter((name) => !built.has(name)).join('\n')), built: listed.filter((name) => built.has(name)) };
+  const toPull = listed.filter((name) => !built.has(name));
+  // Where a refused image came from is only looked up when one is refused.
+  const origins = new Map<string, ImageOrigin>();
+  for (const item of toPull) {
+    try {
+      parseReference(item);
+    } catch {
+      origins.set(item, await imageOrigin(paths, files, item));
+    }
+  }
+  const origin = (item: string): ImageOrigin => origins.get(item) ?? { literal: false, templates: [] };
+  // A built image's name may come from a variable too: only names the files spell out are shown.
+  const texts = built.size === 0 ? [] : await Promise.all(paths.map((path) => fs.readFile(path, 'utf8').catch(() => '')));
+  const written = (name: string): boolean => texts.some((text) => text.includes(name));
+  const builtNames = listed.filter((name) => built.has(name));
+  return { images: parseComposeImages(toPull.join('\n'), origin), built: builtNames.filter(written), builtUnnamed: builtNames.filter((name) => !written(name)).length };
 }
 
 /** Best effort: a compose without `--format json` builds nothing regauth can tell apart. */

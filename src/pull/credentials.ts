@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Redactor } from '../core/output.ts';
 import type { RunProcess } from '../core/process.ts';
-import { configKeysFor } from './registry-http.ts';
+import { configKeysFor, savedLogin, type RegistryCredentials } from './registry-http.ts';
 
 /**
  * Every credential docker will send while pulling, registered with the redactor before any pull
@@ -107,32 +107,60 @@ export interface HelperDeps {
   domains: readonly string[];
 }
 
+export interface RegisteredCredentials {
+  /** Secrets registered with the redactor. */
+  count: number;
+  /**
+   * Per registry host asked about: the username and password docker will send there (from the
+   * helper it asks, else `auths`); absent when docker sends none or an identity token.
+   */
+  byDomain: Map<string, RegistryCredentials>;
+}
+
 /**
  * Registers every form of every credential docker will send: saved ones, and what the helpers
- * answer for the hosts pulled from. Never throws: what cannot be read, docker cannot send either.
+ * answer for the hosts pulled from. Returns them per host too, so regauth's own registry reads
+ * (the pull plan) use what docker uses without asking a helper twice. Never throws: what cannot
+ * be read, docker cannot send either.
  */
-export async function registerDockerCredentials(env: Readonly<Record<string, string | undefined>>, redactor: Redactor, helpers?: HelperDeps): Promise<number> {
+export async function registerDockerCredentials(env: Readonly<Record<string, string | undefined>>, redactor: Redactor, helpers?: HelperDeps): Promise<RegisteredCredentials> {
+  const byDomain = new Map<string, RegistryCredentials>();
   const dir = env.DOCKER_CONFIG?.trim() || join(env.HOME || homedir(), '.docker');
   const text = await readRegularFile(join(dir, 'config.json'));
-  if (text === undefined) return 0;
+  if (text === undefined) return { count: 0, byDomain };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return 0;
+    return { count: 0, byDomain };
   }
   const secrets = savedSecrets(parsed);
   if (helpers !== undefined) {
-    const asks = new Map<string, { helper: string; key: string }>();
+    const asks = new Map<string, { helper: string; key: string; domains: string[] }>();
     for (const domain of helpers.domains) {
       const found = helperFor(parsed, domain);
-      if (found !== undefined) asks.set(`${found.helper} ${found.key}`, found);
+      if (found === undefined) {
+        const saved = savedLogin(parsed, configKeysFor(domain)).credentials;
+        if (saved !== undefined) byDomain.set(domain, saved);
+        continue;
+      }
+      const id = `${found.helper} ${found.key}`;
+      const ask = asks.get(id) ?? { ...found, domains: [] };
+      ask.domains.push(domain);
+      asks.set(id, ask);
     }
-    const answers = await Promise.all([...asks.values()].map((ask) => askHelper(ask, helpers)));
-    for (const answer of answers) if (answer !== undefined) secrets.push(answer);
+    const asked = [...asks.values()];
+    const answers = await Promise.all(asked.map((ask) => askHelper(ask, helpers)));
+    answers.forEach((answer, index) => {
+      if (answer === undefined) return;
+      secrets.push(answer);
+      // `<token>` marks an identity token, which docker trades in an OAuth exchange, not Basic.
+      if (answer.username === undefined || answer.username === '<token>') return;
+      for (const domain of asked[index]?.domains ?? []) byDomain.set(domain, { username: answer.username, password: answer.secret });
+    });
   }
   for (const saved of secrets) for (const form of secretForms(saved)) redactor.add(form);
-  return secrets.length;
+  return { count: secrets.length, byDomain };
 }
 
 /** `docker-credential-<helper> get`, the server on stdin, within the deadline. */

@@ -189,3 +189,17 @@ export function pickRepoDigest(inspectOutput: string, ref: ImageReference): stri
   const wanted = repositoryName(ref);
   return (digests.find((d) => d.repository === wanted) ?? digests[0])?.digest;
 }
+
+/**
+ * The manifest digests the engine holds (RepoDigests), in one docker call: an image whose
+ * manifest is among them downloads nothing. Never throws; empty when docker cannot say.
+ */
+export async function heldManifestDigests(run: RunProcess, env: NodeJS.ProcessEnv): Promise<Set<string>> {
+  try {
+    const result = await run({ command: 'docker', args: ['image', 'ls', '--digests', '--no-trunc', '--format', '{{.Digest}}'], env });
+    if (result.exitCode !== 0) return new Set();
+    return new Set(result.stdout.split('\n').map((line) => line.trim()).filter((line) => /^sha256:[a-f0-9]{64}$/.test(line)));
+  } catch {
+    return new Set();
+  }
+}

@@ -20,6 +20,13 @@ export interface PullSnapshot {
   upToDate: boolean;
   /** docker's `Digest: sha256:…` line. */
   digest: string | undefined;
+  /**
+   * Per layer id (12 hex), the size docker gave while downloading it: what this pull fetched.
+   * A layer another pull fetched shows up in both; callers count ids once.
+   */
+  layerBytes: ReadonlyMap<string, number>;
+  /** Every layer docker named is downloaded (or was held): what is left is unpacking. */
+  downloaded: boolean;
 }
 
 type LayerState = 'waiting' | 'downloading' | 'downloaded' | 'extracting' | 'done';
@@ -63,7 +70,9 @@ export class PullProgressParser {
     let bytesDone = 0;
     let bytesTotal = 0;
     let sized = false;
-    for (const layer of this.layers.values()) {
+    const layerBytes = new Map<string, number>();
+    for (const [id, layer] of this.layers) {
+      if (layer.total !== undefined) layerBytes.set(id, layer.total);
       if (layer.state === 'done') layersDone++;
       if (layer.total === undefined) continue;
       sized = true;
@@ -77,6 +86,8 @@ export class PullProgressParser {
       bytesTotal: sized ? bytesTotal : undefined,
       upToDate: this.upToDate,
       digest: this.digest,
+      layerBytes,
+      downloaded: this.layers.size > 0 && [...this.layers.values()].every((layer) => layer.state !== 'waiting' && layer.state !== 'downloading'),
     };
   }
 

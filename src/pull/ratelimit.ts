@@ -85,7 +85,7 @@ export function budgetLine(rate: RateLimit, identity: Identity, note?: string): 
 export function budgetWarning(remaining: number | undefined, hubPulls: number): string | undefined {
   if (remaining === undefined || hubPulls === 0 || remaining >= hubPulls) return undefined;
   const pulls = `${hubPulls} Docker Hub pull${hubPulls === 1 ? '' : 's'}`;
-  return `⚠ ${PREFIX} only ${remaining} left and this step makes ${pulls} (one per image and architecture): ${hubPulls - remaining} may be refused (429 toomanyrequests); log in with regauth/login (a higher limit) or set mirror`;
+  return `warning: ${PREFIX} only ${remaining} left and this step makes ${pulls} (one per image and architecture): ${hubPulls - remaining} may be refused (429 toomanyrequests); log in with regauth/login (a higher limit) or set mirror`;
 }
 
 export function unreadableLine(reason: string): string {

@@ -32,6 +32,13 @@ export interface PullRunDeps {
   progress?: ProgressBoard;
   /** Called once the images already present are known, with those that will be pulled, before any pull. */
   beforePulls?: (toPull: readonly ImageReference[]) => Promise<void>;
+  /**
+   * The order to start the pulls in, as indexes into `toPull` (see plan.ts); runs after
+   * beforePulls. None, or anything but a permutation: the order given.
+   */
+  schedule?: (toPull: readonly ImageReference[]) => Promise<readonly number[]>;
+  /** Hears, per layer id, the bytes docker said it downloaded (shared layers under one id). */
+  layerBytes?: Map<string, number>;
 }
 
 export const PULL_BACKOFF = { baseDelayMs: 1000, maxDelayMs: 20_000, maxServerWaitMs: 60_000 } as const;
@@ -46,19 +53,39 @@ export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullO
   // Once the mirror has failed transiently through all its attempts, later images skip it.
   const mirror = { prefix: plan.mirror, down: false };
   const present = await mapWithConcurrency(plan.images, plan.concurrency, (ref) => presentOutcome(ref, plan.platform, deps));
-  await deps.beforePulls?.(plan.images.filter((_, index) => present[index] === undefined));
+  const toPull = plan.images.map((ref, index) => ({ ref, index })).filter(({ index }) => present[index] === undefined);
+  // One after the other, so their lines come in a fixed order; a step with Docker Hub images
+  // (the only ones beforePulls reads for) has no plan to read.
+  await deps.beforePulls?.(toPull.map(({ ref }) => ref));
+  const order = await scheduled(toPull, deps);
+  for (const outcome of present) if (outcome !== undefined) deps.report(progressLine(outcome));
+  const outcomes: PullOutcome[] = present.map((outcome) => outcome as PullOutcome);
   const stopProgress = deps.progress?.start();
-  let outcomes: PullOutcome[];
   try {
-    outcomes = await mapWithConcurrency(plan.images, plan.concurrency, async (ref, index) => {
-      const outcome = present[index] ?? (await trackedPull(ref, plan, deps, mirror));
+    // A pull that has downloaded every layer and only unpacks gives its slot to the next one:
+    // `concurrency` bounds the pulls using the network, so the engine's download slots stay busy.
+    await mapWithConcurrency(order, plan.concurrency, async ({ ref, index }, _position, release) => {
+      const outcome = await trackedPull(ref, plan, deps, mirror, release);
       deps.report(progressLine(outcome));
-      return outcome;
+      outcomes[index] = outcome;
     });
   } finally {
     stopProgress?.();
   }
   return withSizes(outcomes, deps.docker);
+}
+
+/** toPull in the schedule's order; the given order when there is none or it is not a permutation. */
+async function scheduled<T extends { ref: ImageReference }>(toPull: readonly T[], deps: PullRunDeps): Promise<readonly T[]> {
+  if (deps.schedule === undefined || toPull.length < 2) return toPull;
+  let order: readonly number[];
+  try {
+    order = await deps.schedule(toPull.map((item) => item.ref));
+  } catch {
+    return toPull;
+  }
+  const valid = order.length === toPull.length && new Set(order).size === toPull.length && order.every((index) => Number.isInteger(index) && index >= 0 && index < toPull.length);
+  return valid ? order.map((index) => toPull[index] as T) : toPull;
 }
 
 /** The size column for what was pulled, from one `image inspect`; a failure only leaves it empty. */
@@ -97,10 +124,15 @@ export function samePlatform(held: string | undefined, wanted: string): boolean 
   return os === heldOs && arch === heldArch && (variant === undefined || variant === heldVariant);
 }
 
-async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState): Promise<PullOutcome> {
+async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState, release: () => void = () => undefined): Promise<PullOutcome> {
   const tracker = deps.progress?.track(ref.normalized);
+  const watch = (snapshot: PullSnapshot): void => {
+    tracker?.update(snapshot);
+    if (snapshot.downloaded) release();
+    if (deps.layerBytes !== undefined) for (const [id, bytes] of snapshot.layerBytes) deps.layerBytes.set(id, bytes);
+  };
   try {
-    return await pullImage(ref, plan, { ...deps, watch: (snapshot) => tracker?.update(snapshot) }, mirror);
+    return await pullImage(ref, plan, { ...deps, watch }, mirror);
   } finally {
     tracker?.finish();
   }

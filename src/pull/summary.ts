@@ -1,6 +1,6 @@
 import { remote } from '../core/output.ts';
 import type { PullCategory, PullVerdict } from './classify.ts';
-import { formatBytes } from '../core/units.ts';
+import { formatBytes, formatDuration, formatRate } from '../core/units.ts';
 
 /** What became of one image. Pure data, printed by the functions below. */
 export type PullSource = 'registry' | 'mirror' | 'fallback' | 'present';
@@ -140,4 +140,29 @@ export function formatSeconds(seconds: number): string {
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * How good the pull was, in one line: the bytes the engine actually downloaded (shared layers
+ * once), the step's wall time and the rate that makes. `downloadedBytes` comes from docker's
+ * own byte counts (on a terminal), else from the manifests' sizes (`planned`); undefined: neither.
+ */
+export function transferLine(outcomes: readonly PullOutcome[], wallMs: number, downloaded: { bytes: number; from: 'docker' | 'manifests' } | undefined): string {
+  const pulled = outcomes.filter((o): o is PullSuccess => o.ok);
+  const time = formatDuration(wallMs);
+  const noOp = pulled.length === outcomes.length && pulled.every((o) => o.source === 'present' || o.upToDate === true);
+  if (noOp) return `regauth: nothing downloaded in ${time}: every image was already up to date`;
+  if (downloaded === undefined) return `regauth: pulled in ${time}; bytes downloaded unknown (docker printed no sizes and the manifests were not read)`;
+  const rate = formatRate(downloaded.bytes, wallMs);
+  const about = downloaded.from === 'manifests' ? 'about ' : '';
+  return `regauth: downloaded ${about}${formatBytes(downloaded.bytes)} in ${time}${rate === undefined ? '' : ` (${rate})`}`;
+}
+
+/** The plan's one line: the order chosen and why, or why the given order stands. */
+export function planLine(schedule: { planned: boolean; reason: string | undefined; bytes: number | undefined; sharedLayers: number; presentLayers: number; reordered: boolean }): string {
+  if (!schedule.planned) return `regauth: pulling in the order given (no plan: ${schedule.reason ?? 'unknown'})`;
+  const shared = schedule.sharedLayers === 0 ? '' : `, ${plural(schedule.sharedLayers, 'shared layer')} counted once`;
+  const held = schedule.presentLayers === 0 ? '' : `, ${plural(schedule.presentLayers, 'layer')} already held`;
+  const how = schedule.reordered ? 'biggest download first' : 'the order given is already biggest first';
+  return `regauth: pull plan: ${how}; ${formatBytes(schedule.bytes ?? 0)} to download${shared}${held}`;
 }

@@ -13,12 +13,51 @@ export function awsSettings(env: Readonly<Record<string, string | undefined>>): 
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => CARRIED_SETTING.test(entry[0]) && typeof entry[1] === 'string' && entry[1] !== ''));
 }
 
+/**
+ * The environment the SDK reads during a refresh: the login's endpoint settings and nothing of the
+ * asking step's. A fresh job token must reach only the endpoints the login used (or the defaults),
+ * and only their answer may be cached for the registry; a later step pointed at LocalStack or
+ * another server (AWS_ENDPOINT_URL*, a profile's endpoint_url) gets nothing. The shared config
+ * files are not read at all: the refresh needs no profile (region and keys are explicit).
+ */
+export function pinnedAwsEnv(recipe: AwsEcrRecipe, env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const pinned: Record<string, string | undefined> = {};
+  for (const name of Object.keys(env)) if (CARRIED_SETTING.test(name)) pinned[name] = undefined;
+  for (const [name, value] of Object.entries(recipe.settings ?? {})) {
+    if (!CARRIED_SETTING.test(name) || typeof value !== 'string') throw new Error(`the recipe has an invalid setting ${JSON.stringify(name)}`);
+    pinned[name] = value;
+  }
+  pinned.AWS_CONFIG_FILE = '/dev/null';
+  pinned.AWS_SHARED_CREDENTIALS_FILE = '/dev/null';
+  pinned.AWS_PROFILE = undefined;
+  pinned.AWS_DEFAULT_PROFILE = undefined;
+  return pinned;
+}
+
+/** Runs `work` with process.env changed as `changes` says (undefined: unset), then puts it back. */
+async function withProcessEnv<T>(changes: Record<string, string | undefined>, work: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(changes).map((name) => [name, process.env[name]]));
+  const apply = (values: Record<string, string | undefined>): void => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(changes);
+  try {
+    return await work();
+  } finally {
+    apply(before);
+  }
+}
+
 /** aws-ecr: the job token → STS AssumeRoleWithWebIdentity → ECR (and ECR Public) tokens for the group's hosts. */
 export async function refreshAwsEcr(recipe: AwsEcrRecipe, jobToken: string, deps: RefreshDeps): Promise<MintedGroup> {
-  // The step's own settings win; the login's fill what this step lacks (the SDK reads process.env).
-  for (const [name, value] of Object.entries(recipe.settings ?? {})) {
-    if (CARRIED_SETTING.test(name) && process.env[name] === undefined) process.env[name] = value;
-  }
+  // The SDK reads process.env, which is the asking step's: pinned to the login's settings.
+  return withProcessEnv(pinnedAwsEnv(recipe, process.env), () => mintAwsEcr(recipe, jobToken, deps));
+}
+
+async function mintAwsEcr(recipe: AwsEcrRecipe, jobToken: string, deps: RefreshDeps): Promise<MintedGroup> {
   const retry: AwsRetryOptions = { policy: REFRESH_AWS_POLICY, deps: deps.retry };
   const assumed = await assumeRoleWithWebIdentity({
     region: recipe.region,

@@ -31,16 +31,14 @@ export function checkGcpRecipe(recipe: GcpRecipe): void {
 }
 
 /** gcp: the job token → Google STS → (generateAccessToken) → one access token for every host of the group. */
-export async function refreshGcp(recipe: GcpRecipe, jobToken: string, deps: RefreshDeps): Promise<MintedGroup> {
+export async function refreshGcp(recipe: GcpRecipe, jobToken: string, deps: Pick<RefreshDeps, 'retry'>): Promise<MintedGroup> {
   checkGcpRecipe(recipe);
-  // The step's own overrides win; the login's fill what this step lacks.
-  const endpointEnv: Record<string, string | undefined> = { ...recipe.settings };
-  for (const name of CARRIED) if ((deps.env[name] ?? '').trim() !== '') endpointEnv[name] = deps.env[name];
+  // Only the login's endpoints (or the defaults): the asking step's overrides never get a job token.
   const settings: GoogleMintSettings = {
     workloadIdentityProvider: recipe.provider,
     serviceAccount: recipe.serviceAccount,
     tokenLifetimeSeconds: recipe.tokenLifetimeSeconds,
-    endpoints: parseGoogleEndpoints(endpointEnv),
+    endpoints: parseGoogleEndpoints(recipe.settings ?? {}),
   };
   const { accessToken, expiresAt } = await mintGoogleAccessToken(settings, jobToken, { retryDeps: deps.retry, retryPolicy: REFRESH_GOOGLE_POLICY });
   return { registries: recipe.hosts.map((host) => ({ host, username: USERNAME, secret: accessToken, expiresAt })), secrets: [accessToken] };

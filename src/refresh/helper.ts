@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { decodeTokenClaims, mintOidcToken } from '../job-token/index.ts';
-import { isoSeconds, Redactor } from '../core/output.ts';
+import { Redactor, Reporter } from '../core/output.ts';
+import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryPolicy } from '../core/retry.ts';
 import type { Env } from '../inputs/common.ts';
@@ -59,7 +60,9 @@ export function hostFromServerUrl(server: string): string {
 
 export async function helperMain(args: readonly string[], refreshers: Refreshers, io: HelperIo = realHelperIo()): Promise<number> {
   const redactor = new Redactor();
-  const say = (text: string): void => io.stderr(`${redactor.redact(`regauth: ${text}`).replace(/[\r\n]+/g, ' ')}\n`);
+  // The same rendering as every step's lines: redacted, stripped, remote text quoted and cut after redaction.
+  const reporter = new Reporter(redactor);
+  const speaker: Speaker = { render: (text) => reporter.render(text), say: (text) => io.stderr(`${reporter.render(`regauth: ${text}`)}\n`) };
   const dir = helperDir(io.env);
   const [command, argument = ''] = args;
   try {
@@ -73,11 +76,11 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
           if (isUsable(stored, io.now())) return answer(io, stored.answer);
           return fail(io, 'credentials not found in native keychain');
         }
-        return await serve(dir, group, hostEntryName(host), `the registry ${host}`, refreshers, io, redactor, say);
+        return await serve(dir, group, hostEntryName(host), `the registry ${host}`, refreshers, io, redactor, speaker);
       }
       case 'aws-credentials': {
-        if (!GROUP.test(argument)) return fail(io, `regauth: ${JSON.stringify(argument)} is not a regauth group`, say);
-        return await serve(dir, argument, awsEntryName(argument), 'the exported AWS profile', refreshers, io, redactor, say);
+        if (!GROUP.test(argument)) return fail(io, `regauth: ${JSON.stringify(argument)} is not a regauth group`, speaker);
+        return await serve(dir, argument, awsEntryName(argument), 'the exported AWS profile', refreshers, io, redactor, speaker);
       }
       case 'store':
         return await store(dir, await io.stdin(), io);
@@ -91,11 +94,11 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
       case 'google-executable':
         return await googleExecutable(dir, args.slice(1), io, redactor);
       default:
-        return fail(io, `regauth: unknown helper command ${JSON.stringify(command ?? '')}; docker-credential-regauth answers get, store, erase, list, aws-credentials and google-executable`, say);
+        return fail(io, `regauth: unknown helper command ${JSON.stringify(command ?? '')}; docker-credential-regauth answers get, store, erase, list, aws-credentials and google-executable`, speaker);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return fail(io, `regauth: the credential helper failed: ${redactor.redact(message)}`, say);
+    return fail(io, `regauth: the credential helper failed: ${message}`, speaker);
   }
 }
 
@@ -104,10 +107,16 @@ function answer(io: HelperIo, text: string): number {
   return 0;
 }
 
+/** How the helper's own lines are rendered and said (docker shows its stderr in the step's log). */
+interface Speaker {
+  render(text: string): string;
+  say(text: string): void;
+}
+
 /** docker's protocol: a failed helper says why on stdout; the user also gets the line on stderr. */
-function fail(io: HelperIo, message: string, say?: (text: string) => void): number {
-  if (say) say(message.replace(/^regauth: /, ''));
-  io.stdout(`${message}\n`);
+function fail(io: HelperIo, message: string, speaker?: Speaker): number {
+  if (speaker) speaker.say(message.replace(/^regauth: /, ''));
+  io.stdout(`${speaker ? speaker.render(message) : message}\n`);
   return 1;
 }
 
@@ -119,7 +128,7 @@ async function serve(
   refreshers: Refreshers,
   io: HelperIo,
   redactor: Redactor,
-  say: (text: string) => void,
+  speaker: Speaker,
 ): Promise<number> {
   const start = io.now();
   const cached = await readEntry(dir, entryName);
@@ -136,12 +145,12 @@ async function serve(
 
   // What the cache still holds is better than nothing while it is valid.
   const still = await readEntry(dir, entryName);
-  const reason = redactor.redact(outcome.problem);
+  const reason = outcome.problem;
   if (isUsable(still, io.now())) {
-    say(`could not refresh the credentials for ${what} (${reason}); answering with the cached ones, valid until ${isoSeconds(new Date(still.expiresAt * 1000))}`);
+    speaker.say(`could not refresh the credentials for ${what} (${reason}); answering with the cached ones, valid until ${clockTime(new Date(still.expiresAt * 1000))}`);
     return answer(io, still.answer);
   }
-  return fail(io, `regauth: could not refresh the credentials for ${what} (${reason}), and the cached ones have expired; run regauth's login step again in this job`, say);
+  return fail(io, `regauth: could not refresh the credentials for ${what} (${reason}), and the cached ones have expired; run regauth's login step again in this job`, speaker);
 }
 
 async function refreshGroup(
@@ -260,7 +269,7 @@ async function googleExecutable(dir: string, args: readonly string[], io: Helper
     io.stdout(`${googleExecutableSuccess(token, typeof exp === 'number' ? exp : Math.floor(io.now() / 1000) + 300)}\n`);
     return 0;
   } catch (error) {
-    io.stdout(`${googleExecutableFailure('REGAUTH_MINT_FAILED', redactor.redact(error instanceof Error ? error.message : String(error)))}\n`);
+    io.stdout(`${googleExecutableFailure('REGAUTH_MINT_FAILED', new Reporter(redactor).render(error instanceof Error ? error.message : String(error)))}\n`);
     return 1;
   }
 }

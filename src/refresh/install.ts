@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, promises as fs } from 'node:fs';
 import { delimiter, isAbsolute, join, relative } from 'node:path';
 import type { RunProcess } from '../core/process.ts';
 import { isOnPath } from '../core/path-lookup.ts';
+import { machineTempDir, sudoBinDir, systemBinDirs } from '../core/places.ts';
 import type { Env } from '../inputs/common.ts';
-import { ensurePrivateDir, layout, readOwned, writeAtomic } from './files.ts';
+import { layout, writeAtomic } from './files.ts';
 import { HELPER_MARKER, HELPER_NAME } from './helper-script.ts';
 import { shellQuote } from '../core/shell-quote.ts';
 
@@ -34,10 +34,13 @@ export interface PathDirFacts {
   writable: boolean;
 }
 
-export const SYSTEM_DIRS = ['/usr/local/bin', '/usr/local/sbin', '/usr/bin'];
-
-/** Pure: picks the route from facts about the PATH entries. */
-export function planInstall(facts: readonly PathDirFacts[], context: { home: string; isRoot: boolean; sudo: boolean; fallbackDir: string }): InstallRoute {
+/** Pure: picks the route from facts about the PATH entries; the system places default to the machine's own. */
+export function planInstall(
+  facts: readonly PathDirFacts[],
+  context: { home: string; isRoot: boolean; sudo: boolean; fallbackDir: string; systemDirs?: readonly string[]; sudoDir?: string },
+): InstallRoute {
+  const systemDirs = context.systemDirs ?? systemBinDirs({});
+  const sudoDir = context.sudoDir ?? sudoBinDir({});
   const underHome = (dir: string): boolean => {
     const rel = relative(context.home, dir);
     return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
@@ -46,10 +49,10 @@ export function planInstall(facts: readonly PathDirFacts[], context: { home: str
   const home = facts.find((f) => underHome(f.dir) && (own(f) || f.kind === undefined));
   if (home) return { route: 'user-path', dir: home.dir };
   if (context.isRoot) {
-    const system = SYSTEM_DIRS.map((dir) => facts.find((f) => f.dir === dir && own(f))).find(Boolean);
+    const system = systemDirs.map((dir) => facts.find((f) => f.dir === dir && own(f))).find(Boolean);
     if (system) return { route: 'system-path', dir: system.dir };
   }
-  if (context.sudo && facts.some((f) => f.dir === '/usr/local/bin' && f.kind === 'directory')) return { route: 'sudo', dir: '/usr/local/bin' };
+  if (context.sudo && facts.some((f) => f.dir === sudoDir && f.kind === 'directory')) return { route: 'sudo', dir: sudoDir };
   return { route: 'bash-env', dir: context.fallbackDir };
 }
 
@@ -94,22 +97,24 @@ export async function installHelper(
   const isRoot = process.getuid?.() === 0;
   const sudo = !isRoot && (await isOnPath('sudo', env.PATH)) && (await sudoWorks(run, env));
   const fallbackDir = layout(helperDirectory).fallbackBin;
-  const plan = planInstall(facts, { home: env.HOME ?? '', isRoot, sudo, fallbackDir });
+  const plan = planInstall(facts, { home: env.HOME ?? '', isRoot, sudo, fallbackDir, systemDirs: systemBinDirs(env), sudoDir: sudoBinDir(env) });
   const target = join(plan.dir, HELPER_NAME);
   const text = await fs.readFile(source, 'utf8');
   if (plan.route === 'sudo') {
     await refuseForeign(target, run, env, true);
+    // Marked and on record before the program exists, so another job's logout never sees it unmarked
+    // and a step killed mid-install leaves nothing logout cannot find.
+    await addSharedUser(env, helperDirectory);
     await beforeWrite(target, plan.route);
     const result = await run({ command: 'sudo', args: ['-n', 'install', '-m', '0755', source, target], env: { ...env } });
     if (result.exitCode !== 0) throw new Error(`sudo -n install to ${plan.dir} failed (exit ${result.exitCode})`);
-    await addSharedUser(helperDirectory);
     return { route: plan.route, path: target, note: `installed ${target} through passwordless sudo (${plan.dir} is on the job's PATH)`, bashEnvLines: [] };
   }
   if (plan.route === 'user-path') await fs.mkdir(plan.dir, { recursive: true, mode: 0o755 });
   await refuseForeign(target, run, env, false);
+  if (plan.route === 'system-path') await addSharedUser(env, helperDirectory);
   await beforeWrite(target, plan.route);
   await writeAtomic(target, text, 0o755, plan.route === 'bash-env');
-  if (plan.route === 'system-path') await addSharedUser(helperDirectory);
   if (plan.route === 'bash-env') {
     return {
       route: plan.route,
@@ -143,42 +148,99 @@ async function sudoWorks(run: RunProcess, env: Env): Promise<boolean> {
 }
 
 /**
- * A helper in a system directory serves every job of this user on the machine (the script names
- * no job), so each job that installed it leaves a mark, and logout removes the script only when
- * no other job whose helper directory still exists is marked. The marks live in a 0700 directory
- * of the user's under the temp directory; one that is not (a link, someone else's) is ignored.
+ * A helper in a system directory is one program for every job on the machine, of every user (root
+ * writes it directly, other users through sudo; the script names no job and finds its files
+ * through $HOME). So each job that installs it leaves a mark naming its helper directory, and a
+ * logout removes the program only when no mark of any user names a live job (a helper directory
+ * that still exists: logout removes it last). Marks live in one directory per user in the machine's temp
+ * directory, readable by all and writable by its owner only (they hold a path, no secret); a
+ * directory or mark that is a link, or not its named user's, is ignored. A helper directory that
+ * cannot be looked into (another user's home) counts as live: the program stays rather than break
+ * a job.
  */
-function sharedUsersDir(): string {
-  return join(tmpdir(), `regauth-helper-users-${process.getuid?.() ?? 'x'}`);
-}
+const MARKS_PREFIX = 'regauth-helper-users-';
+
+const marksDirOf = (env: Env, uid: number): string => join(machineTempDir(env), `${MARKS_PREFIX}${uid}`);
 
 const markName = (helperDirectory: string): string => createHash('sha256').update(helperDirectory).digest('hex').slice(0, 32);
 
-async function addSharedUser(helperDirectory: string): Promise<void> {
+const myUid = (): number => process.getuid?.() ?? -1;
+
+/** A directory of `uid`'s that others cannot write (not a link); created 0755 when missing and it is ours. */
+async function trustedMarksDir(dir: string, uid: number, create: boolean): Promise<boolean> {
+  if (create) await fs.mkdir(dir, { recursive: true, mode: 0o755 }).catch(() => undefined);
+  const stat = await fs.lstat(dir).catch(() => undefined);
+  if (!stat?.isDirectory() || stat.uid !== uid) return false;
+  if ((stat.mode & 0o022) !== 0 || ((stat.mode & 0o055) !== 0o055 && create)) {
+    if (uid !== myUid()) return false;
+    await fs.chmod(dir, 0o755);
+  }
+  return true;
+}
+
+async function addSharedUser(env: Env, helperDirectory: string): Promise<void> {
+  const dir = marksDirOf(env, myUid());
   try {
-    await writeAtomic(join(sharedUsersDir(), markName(helperDirectory)), `${helperDirectory}\n`);
+    if (!(await trustedMarksDir(dir, myUid(), true))) return;
+    await writeAtomic(join(dir, markName(helperDirectory)), `${helperDirectory}\n`, 0o644, false);
   } catch {
-    // Without the mark, a parallel job's logout may remove the shared script early; nothing worse.
+    // Without the mark, another job's logout may remove the shared program early; nothing worse.
   }
 }
 
-/** Drops this job's mark; true when another live job still uses the shared script. */
-export async function releaseSharedUser(helperDirectory: string): Promise<boolean> {
-  const dir = sharedUsersDir();
+/** The text of a regular file owned by `uid` (not followed through a link); undefined otherwise. */
+async function readMark(file: string, uid: number): Promise<string | undefined> {
+  let handle;
   try {
-    await ensurePrivateDir(dir);
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
-    return false;
+    return undefined;
   }
-  await fs.rm(join(dir, markName(helperDirectory)), { force: true });
-  let others = false;
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    const other = (await readOwned(join(dir, name)))?.trim();
-    // A job whose helper directory still exists has not logged out.
-    if (other && (await fs.lstat(other).then((stat) => stat.isDirectory(), () => false))) others = true;
-    else await fs.rm(join(dir, name), { force: true });
+  try {
+    const stat = await handle.stat();
+    return stat.isFile() && stat.uid === uid && stat.size < 4096 ? await handle.readFile('utf8') : undefined;
+  } finally {
+    await handle.close();
   }
-  return others;
+}
+
+/** Whether the job whose helper directory this is may still be running (see above). */
+async function liveJob(helperDirectory: string): Promise<boolean> {
+  if (!isAbsolute(helperDirectory)) return false;
+  // Logout removes the helper directory last, so one that still exists belongs to a job that has not logged out.
+  return fs.lstat(helperDirectory).then(
+    (stat) => stat.isDirectory(),
+    (error: NodeJS.ErrnoException) => error.code !== 'ENOENT' && error.code !== 'ENOTDIR',
+  );
+}
+
+/** Drops this job's mark (and its user's stale ones); true when a live job of any user still uses the shared program. */
+export async function releaseSharedUser(helperDirectory: string, env: Env): Promise<boolean> {
+  const uid = myUid();
+  const own = marksDirOf(env, uid);
+  if (await trustedMarksDir(own, uid, false)) {
+    await fs.rm(join(own, markName(helperDirectory)), { force: true });
+    for (const name of await fs.readdir(own).catch(() => [] as string[])) {
+      const other = (await readMark(join(own, name), uid))?.trim();
+      if (!other || other === helperDirectory || !(await liveJob(other))) await fs.rm(join(own, name), { force: true });
+    }
+  }
+  const users = (await fs.readdir(machineTempDir(env)).catch(() => [] as string[])).flatMap((name) => {
+    const match = new RegExp(`^${MARKS_PREFIX}(\\d+)$`).exec(name);
+    return match?.[1] ? [Number(match[1])] : [];
+  });
+  for (const user of users) {
+    const dir = marksDirOf(env, user);
+    if (!(await trustedMarksDir(dir, user, false))) continue;
+    const names = await fs.readdir(dir).catch(() => undefined);
+    // Another user's marks that cannot be read (an older regauth kept them 0700): assume a live job.
+    if (!names) return true;
+    for (const name of names) {
+      const other = (await readMark(join(dir, name), user))?.trim();
+      if (other && other !== helperDirectory && (await liveJob(other))) return true;
+    }
+  }
+  return false;
 }
 
 /** Removes an installed helper that regauth wrote. */

@@ -14,8 +14,9 @@ import { prependPath, record } from '../core/journal.ts';
 import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
 import { audiences, type TokenClaims } from '../job-token/index.ts';
-import { isoSeconds, type Reporter } from '../core/output.ts';
-import { isOnPath } from '../core/path-lookup.ts';
+import type { Reporter } from '../core/output.ts';
+import { findAgent } from '../job-token/agent.ts';
+import { clockTime } from '../core/units.ts';
 
 /** What a login hands over so that the helper serves its registries from now on. */
 export interface ServeInput {
@@ -130,14 +131,19 @@ export function dockerEnvWithHelper(env: Env, served: Served): Env {
   return served.installed.route === 'bash-env' ? { ...env, PATH: `${dirname(served.helperPath)}:${env.PATH ?? ''}` } : env;
 }
 
-/** The lines every refreshing login prints once its registries are served. */
-export async function announceServed(reporter: Reporter, env: Env, served: Served, hosts: readonly { host: string; expiresAt?: Date | undefined }[], lastsUntil: Date): Promise<void> {
-  for (const { host, expiresAt } of hosts) {
-    const until = expiresAt ? `token valid until ${isoSeconds(expiresAt)}, ` : '';
-    reporter.line(`regauth: ${host} is served by docker-credential-regauth from now on (${until}renewed from a fresh job token when less than 5 minutes are left)`);
+/**
+ * What every refreshing login prints once its registries are served (each registry's own line,
+ * `… renews itself`, is the login's): where the helper is, one line; how it got there and when it
+ * renews only with REGAUTH_DEBUG=1, unless the route needs the user's attention.
+ */
+export async function announceServed(reporter: Reporter, env: Env, served: Served, lastsUntil: Date): Promise<void> {
+  const { route, note } = served.installed;
+  if (route === 'bash-env') reporter.line(`regauth: credential helper: ${note}`);
+  else {
+    reporter.line(`regauth: credential helper: installed ${served.helperPath}`);
+    reporter.detail(`regauth:   ${route === 'sudo' ? 'through passwordless sudo; ' : ''}its directory is on the job's PATH, so every later step and shell finds it`);
   }
-  reporter.line(`regauth: credential helper: ${served.installed.note}`);
-  if (!(await isOnPath('circleci', env.PATH))) {
-    reporter.line(`regauth: the circleci CLI is not on PATH in this step, so a later refresh cannot mint a job token; the credentials last until ${isoSeconds(lastsUntil)}`);
-  }
+  reporter.detail('regauth:   it renews a login from a fresh job token when less than 5 minutes are left');
+  const agent = await findAgent(env);
+  if (!agent.found) reporter.line(`regauth: credentials last until ${clockTime(lastsUntil)}, no renewal: ${agent.problem}`);
 }

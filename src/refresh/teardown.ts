@@ -172,7 +172,7 @@ async function undo(entry: JournalEntry, env: Env, run: RunProcess, done: Undone
       return;
     case 'program': {
       const shared = entry.route === 'system-path' || entry.route === 'sudo';
-      if (shared && (await releaseSharedUser(helperDir(env)))) done.kept.push(`${entry.path} (another job on this machine still uses it)`);
+      if (shared && (await releaseSharedUser(helperDir(env), env))) done.kept.push(`${entry.path} (another job on this machine still uses it)`);
       else if (await uninstallHelper(entry.path, entry.route, run, env)) done.removed.push(entry.path);
       return;
     }

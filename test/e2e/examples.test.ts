@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOrbUsage } from '../../scripts/lib/review.ts';
@@ -428,8 +428,11 @@ async function fakeCircleci(parent: string, context: JobContext, aws: LocalAws, 
     'echo "fake circleci: unexpected arguments: $*" >&2; exit 64',
     '',
   ].join('\n');
-  writeFileSync(join(dir, 'circleci'), script);
-  chmodSync(join(dir, 'circleci'), 0o755);
-  context.env.PATH = `${dir}:${context.env.PATH ?? ''}`;
+  // On PATH as CircleCI's jobs have it: `circleci`, a link to the agent (src/job-token/agent.ts).
+  mkdirSync(join(dir, 'bin'), { mode: 0o700 });
+  writeFileSync(join(dir, 'circleci-agent'), script);
+  chmodSync(join(dir, 'circleci-agent'), 0o755);
+  symlinkSync(join(dir, 'circleci-agent'), join(dir, 'bin', 'circleci'));
+  context.env.PATH = `${join(dir, 'bin')}:${context.env.PATH ?? ''}`;
   return { calls: () => readFileSync(log, 'utf8').split('\n').filter((line) => line !== '' && line !== 'version') };
 }

@@ -10,7 +10,7 @@ import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
 import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { loadOrb, newJob, runOrbCommand, JOBS_HELPER_ON_PATH, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
 
 /**
@@ -111,8 +111,7 @@ describe.runIf(enabled)('gcp-oidc-login with refresh: docker-credential-regauth 
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
     for (const host of [registry.host, registryB.host]) {
-      expect(result.stdout).toContain(`regauth: logged in to ${host} as oauth2accesstoken (token valid until `);
-      expect(result.stdout).toContain(`regauth: ${host} is served by docker-credential-regauth from now on`);
+      expect(result.stdout).toMatch(new RegExp(`regauth: logged in to ${host.replaceAll('.', '\\.')} as ${SA.replaceAll('.', '\\.')}, valid until \\d\\d:\\d\\d:\\d\\d UTC, renews itself\\n`));
     }
     expect(result.stdout).not.toContain('warning');
     const docker = dockerConfig(context);
@@ -206,7 +205,7 @@ describe.runIf(enabled)('gcp-oidc-login with refresh: docker-credential-regauth 
     expect(pulled.exitCode).not.toBe(0);
     const lines = pulled.stderr.split('\n').filter((line) => line.includes('regauth:'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/regauth: could not refresh the credentials for the registry \S+ \(could not mint an OIDC token with aud "[^"]+": circleci run oidc get circleci was not found on PATH[^)]*\), and the cached ones have expired; run regauth's login step again in this job/);
+    expect(lines[0]).toMatch(/regauth: could not refresh the credentials for the registry \S+ \(could not mint an OIDC token with aud "[^"]+": neither circleci-agent nor circleci is on PATH\), and the cached ones have expired; run regauth's login step again in this job/);
     expectNoSecret(context, [pulled.stdout, pulled.stderr]);
   }, 60_000);
 
@@ -234,7 +233,7 @@ describe.runIf(enabled)('gcp-oidc-login with refresh: docker-credential-regauth 
       expect(existsSync(file)).toBe(false);
       expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
       expect(existsSync(join(context.cwd, 'bin', 'docker-credential-regauth'))).toBe(false);
-      const after = await runUserStep(context, 'command -v docker-credential-regauth || echo none; echo "${GOOGLE_APPLICATION_CREDENTIALS-unset} ${CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE-unset} ${GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES-unset}"');
+      const after = await runUserStep(context, `${JOBS_HELPER_ON_PATH}; ` + 'echo "${GOOGLE_APPLICATION_CREDENTIALS-unset} ${CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE-unset} ${GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES-unset}"');
       expect(after.stdout, `refresh: ${String(refresh)}`).toBe('none\nunset unset unset\n');
     }
   }, 60_000);

@@ -214,6 +214,19 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
       for (const name of ['app/a', 'app/b', 'app/c']) expect(row(result.stdout, via(name))).toMatchObject({ digest: seeded.get(name)?.digest, attempts: 1 });
     });
 
+    it('names where a refused image came from, never a piece of the variable compose filled it from', async () => {
+      installComposeStandIn(context.env.DOCKER_CONFIG ?? '');
+      const dir = join(context.cwd, 'secret-compose');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'compose.yml'), 'services:\n  a:\n    image: "${REG}/app/a:${DEPLOY_TOKEN}"\n');
+      const secret = 'Tok3n+s3cr3t-f00d';
+      const result = await pull({ images: via('app/b'), compose_files: 'secret-compose/compose.yml' }, { REG: proxy.host, DEPLOY_TOKEN: secret });
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain('compose_files: docker compose names an image regauth will not pull (image 1 of its list, resolved by compose from secret-compose/compose.yml: image: "${REG}/app/a:${DEPLOY_TOKEN}"');
+      for (const piece of ['Tok3n', 's3cr3t', 'f00d']) expect((result.stdout + result.stderr).toLowerCase()).not.toContain(piece.toLowerCase());
+      expect(result.pulls).toEqual([]);
+    });
+
     it('fails with one line for a compose file that does not exist', async () => {
       const result = await pull({ images: via('app/b'), compose_files: 'missing/compose.yml' });
       expect(result.exitCode).toBe(2);
@@ -263,7 +276,7 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
       );
       const lines = result.stdout.split('\n');
       const budget = lines.indexOf("Docker Hub pull budget: 1 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address, source 198.51.100.7)");
-      const warning = lines.findIndex((line) => line.startsWith('⚠ Docker Hub pull budget: only 1 left and this step makes 2 Docker Hub pulls (one per image and architecture)'));
+      const warning = lines.findIndex((line) => line.startsWith('regauth: warning: Docker Hub pull budget: only 1 left and this step makes 2 Docker Hub pulls (one per image and architecture)'));
       const firstOutcome = lines.findIndex((line) => /^[✔✘] /.test(line));
       expect(budget, result.stdout).toBeGreaterThanOrEqual(0);
       expect(warning).toBe(budget + 1);

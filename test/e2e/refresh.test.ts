@@ -8,7 +8,7 @@ import { startEngine, type Engine } from '../support/engine.ts';
 import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
 import { seedImage, type SeededImage } from '../support/images.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { loadOrb, newJob, runOrbCommand, JOBS_HELPER_ON_PATH, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
 
 /**
@@ -99,9 +99,13 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toContain(`regauth: logged in to ${registry.host} (token valid until `);
-    expect(result.stdout).toContain(`regauth: ${registry.host} is served by docker-credential-regauth from now on`);
-    expect(result.stdout).toContain(`regauth: credential helper: installed ${context.cwd}/bin/docker-credential-regauth (${context.cwd}/bin is on the job's PATH`);
+    expect(result.stdout).toMatch(new RegExp(`regauth: logged in to ${registry.host.replaceAll('.', '\\.')} as ${ROLE}, valid until \\d\\d:\\d\\d:\\d\\d UTC, renews itself\\n`));
+    expect(result.stdout).toContain(`regauth: credential helper: installed ${context.cwd}/bin/docker-credential-regauth\n`);
+    // Two registries with refresh on: the header, one line each, the helper's line (and here one
+    // more: this test's job token lives 8 s, so the login says it minted a fresh one).
+    const lines = result.stdout.split('\n').filter(Boolean);
+    expect(lines.filter((line) => line.startsWith('regauth: logged in to '))).toHaveLength(2);
+    expect(lines.length).toBeLessThanOrEqual(5);
     const docker = config(context);
     expect(docker.credHelpers).toEqual({ [registry.host]: 'regauth', [registryB.host]: 'regauth' });
     expect(JSON.stringify(docker)).not.toContain(Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64'));
@@ -216,7 +220,7 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     const stale = await shStep(context, 'printf %s "$HOST" | docker-credential-regauth get', noCli);
     expect(stale.exitCode, stale.stdout + stale.stderr).toBe(0);
     expect((JSON.parse(stale.stdout) as { Secret: string }).Secret).toBe(ECR_PASSWORD);
-    expect(stale.stderr).toMatch(/^regauth: could not refresh the credentials for the registry [^\n]+ \(could not mint an OIDC token with aud "[^"]+": circleci run oidc get circleci was not found on PATH[^\n]*\); answering with the cached ones, valid until [^\n]+\n$/);
+    expect(stale.stderr).toMatch(/^regauth: could not refresh the credentials for the registry [^\n]+ \(could not mint an OIDC token with aud "[^"]+": neither circleci-agent nor circleci is on PATH\); answering with the cached ones, valid until [^\n]+\n$/);
 
     // The role's trust changed, and the cached password has expired: docker shows the line.
     await until(expiryOf(context, registry.host));
@@ -243,7 +247,7 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     expect(config(context).credHelpers).toEqual({ [registry.host]: 'ecr-login' });
     expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
     expect(existsSync(join(context.cwd, 'bin', 'docker-credential-regauth'))).toBe(false);
-    const after = await runUserStep(context, 'command -v docker-credential-regauth || echo none; echo "profile=${AWS_PROFILE-unset} config=${AWS_CONFIG_FILE-unset}"');
+    const after = await runUserStep(context, `${JOBS_HELPER_ON_PATH}; ` + 'echo "profile=${AWS_PROFILE-unset} config=${AWS_CONFIG_FILE-unset}"');
     expect(after.stdout).toBe('none\nprofile=unset config=unset\n');
   }, 60_000);
 

@@ -129,7 +129,7 @@ describe.skipIf(!available)('regauth/pull against a real engine and registry', (
     const stepEnv = { PATH: process.env.PATH, DOCKER_HOST: 'unix:///nonexistent/regauth.sock', DOCKER_CONFIG: engine.dockerConfig, REGAUTH_IMAGES: app.ref };
     const code = await runCommand('pull', (e, r) => main(e, r, { retry: noWait }), stepEnv, reporter);
     expect(code).toBe(1);
-    expect(err.join('')).toMatch(/the Docker daemon is not reachable — run the job on a machine executor, or add setup_remote_docker before this step, after 1 attempt/);
+    expect(err.join('')).toMatch(/no Docker engine answers at DOCKER_HOST \(or \/var\/run\/docker\.sock\): run the job on a machine executor, or add setup_remote_docker before this step, after 1 attempt/);
   });
 
   it('pulls a Docker Hub image through the mirror and tags it with its Docker Hub name', async () => {

@@ -286,7 +286,7 @@ function rows(): FaultRow[] {
         const outcome = await step(lab, 'ecr-oidc-login', { role_arn: ROLE }, env, await lab.aws.mintToken());
         return { ...outcome, attempts: lab.aws.count('sts') };
       },
-      then: (outcome) => expect(outcome.observation?.invocations.filter((i) => i.tool === 'circleci' && i.argv.slice(0, 3).join(' ') === 'run oidc get')).toHaveLength(1),
+      then: (outcome) => expect(outcome.observation?.invocations.filter((i) => i.tool === 'circleci' && i.argv.slice(0, 4).join(' ') === 'run oidc get --claims')).toHaveLength(1),
     },
     {
       name: 'the job token expired and no fresh one can be minted',

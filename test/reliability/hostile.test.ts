@@ -16,6 +16,7 @@ import { createArgvShims, type ArgvShims } from '../support/canary.ts';
 import { SuiteRecorder } from '../support/reliability-report.ts';
 import { CompileError, loadOrb, runOrbCommand, type ParameterValue } from '../support/step-runner.ts';
 import { requireTools } from '../support/tools.ts';
+import { scratchRoot } from '../support/tempdir.ts';
 import { startRegistry, type Registry } from '../support/registry.ts';
 import { canaryValue } from '../support/canary.ts';
 import { entriesLost, FOREIGN_CONFIG, labJob, observe, stderrLines, type LabJob } from './harness.ts';
@@ -162,7 +163,7 @@ describe.runIf(enabled)('hostile parameter values never execute and are refused 
     shims = createArgvShims();
     // A minted token STS will refuse at once (InvalidIdentityToken), for runs that set audience.
     shims.setOidcToken('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJob3N0aWxlIn0.c2lnbmF0dXJl');
-    canaryDir = mkdtempSync('/tmp/regauth-hostile-');
+    canaryDir = mkdtempSync(join(scratchRoot(), 'regauth-hostile-'));
     target = join(canaryDir, 'pwned');
   });
 
@@ -399,7 +400,7 @@ describe.runIf(requireTools(['docker', 'docker-registry', 'htpasswd', 'openssl']
   rec.reserve(SECRET_VALUES);
   it(`${SECRET_VALUES} are passed to docker as data, never run`, async () => {
     await rec.scenario(SECRET_VALUES, async (scenario) => {
-      const dir = mkdtempSync('/tmp/regauth-hostile-secret-');
+      const dir = mkdtempSync(join(scratchRoot(), 'regauth-hostile-secret-'));
       const pwned = join(dir, 'pwned');
       let tried = 0;
       let executions = 0;
@@ -434,7 +435,7 @@ describe.runIf(requireTools(['docker', 'docker-registry', 'htpasswd', 'openssl']
     (row.knownIssue ? it.fails : it)(row.knownIssue ? `${name} (known issue)` : name, async () => {
       await rec.scenario(name, async (scenario) => {
         if (row.knownIssue) scenario.note(`known issue: ${row.knownIssue}`);
-        const helperRoot = mkdtempSync('/tmp/regauth-helper-');
+        const helperRoot = mkdtempSync(join(scratchRoot(), 'regauth-helper-'));
         const helperDir = join(helperRoot, 'store');
         const helperBin = join(helperRoot, 'bin');
         mkdirSync(helperDir, { mode: 0o700 });

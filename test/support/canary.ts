@@ -8,9 +8,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { scratchRoot } from './tempdir.ts';
 
 export interface Canary {
   /** What the secret is, e.g. `registry password` (used in reports, never the value). */
@@ -90,7 +91,7 @@ function recordLine(logDir: string, tool: string): string {
 }
 
 export function createArgvShims(options: { realDocker?: string } = {}): ArgvShims {
-  const root = mkdtempSync('/tmp/regauth-shims-');
+  const root = mkdtempSync(join(scratchRoot(), 'regauth-shims-'));
   const binDir = join(root, 'bin');
   const logDir = join(root, 'log');
   const tokenFile = join(root, 'oidc-token');
@@ -103,11 +104,15 @@ export function createArgvShims(options: { realDocker?: string } = {}): ArgvShim
   }
   writeFileSync(join(binDir, 'docker'), `#!/bin/bash\n${recordLine(logDir, 'docker')}\nexec '${docker}' "$@"\n`, { mode: 0o755 });
   // `circleci run oidc get --claims JSON` is the one CLI call regauth makes; it prints a token.
+  // `circleci` is a link to the agent (kept off PATH), as the job agent's alias is.
+  mkdirSync(join(root, 'agent'), { recursive: true });
   writeFileSync(
-    join(binDir, 'circleci'),
+    join(root, 'agent', 'circleci-agent'),
     [
       '#!/bin/bash',
       recordLine(logDir, 'circleci'),
+      // regauth's check that this `circleci` is CircleCI's job agent (src/job-token/agent.ts).
+      'if [ "$*" = "run oidc get --help" ]; then echo "  --claims string   custom claims (test shim)"; exit 0; fi',
       'if [ "$1" = run ] && [ "$2" = oidc ] && [ "$3" = get ]; then',
       `  if [ -f '${tokenFile}' ]; then cat '${tokenFile}'; echo; exit 0; fi`,
       '  echo "Error: failed to get OIDC token: this command only works inside a CircleCI job" >&2; exit 1',
@@ -119,7 +124,8 @@ export function createArgvShims(options: { realDocker?: string } = {}): ArgvShim
     { mode: 0o755 },
   );
   chmodSync(join(binDir, 'docker'), 0o755);
-  chmodSync(join(binDir, 'circleci'), 0o755);
+  chmodSync(join(root, 'agent', 'circleci-agent'), 0o755);
+  symlinkSync(join(root, 'agent', 'circleci-agent'), join(binDir, 'circleci'));
 
   return {
     binDir,

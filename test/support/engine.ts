@@ -14,6 +14,8 @@ export type StorageDriver = 'overlay2' | 'vfs';
 export interface EngineOptions {
   /** Default overlay2, falling back to vfs when overlay2 cannot start here. */
   storageDriver?: StorageDriver;
+  /** More dockerd flags, e.g. a TCP listener with TLS (test/support/docker-tls.ts). */
+  extraArgs?: readonly string[];
 }
 
 export interface Engine {
@@ -89,13 +91,13 @@ interface Launch {
   logFile: string;
 }
 
-async function launch(storageDriver: StorageDriver): Promise<Launch> {
+async function launch(storageDriver: StorageDriver, extraArgs: readonly string[] = []): Promise<Launch> {
   const temp = makeTempDir('regauth-eng-');
   const dir = temp.path;
   writeFileSync(join(dir, 'daemon.json'), '{}\n');
   const socketPath = join(dir, 'docker.sock');
   const logFile = join(dir, 'dockerd.log');
-  const daemon = startDaemon({ command: 'dockerd', args: dockerdArgs(dir, storageDriver), logFile });
+  const daemon = startDaemon({ command: 'dockerd', args: [...dockerdArgs(dir, storageDriver), ...extraArgs], logFile });
   try {
     await waitFor(
       async () => {
@@ -127,11 +129,11 @@ export async function startEngine(options: EngineOptions = {}): Promise<Engine> 
   let storageDriver: StorageDriver = options.storageDriver ?? 'overlay2';
   let launched: Launch;
   try {
-    launched = await launch(storageDriver);
+    launched = await launch(storageDriver, options.extraArgs);
   } catch (error) {
     if (options.storageDriver !== undefined || storageDriver === 'vfs') throw error;
     storageDriver = 'vfs';
-    launched = await launch(storageDriver);
+    launched = await launch(storageDriver, options.extraArgs);
   }
   const { temp, daemon, socketPath, logFile } = launched;
   const containerd = containerdPid(temp.path);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
 import { makeTempDir } from './tempdir.ts';
 
 /**
@@ -83,6 +84,9 @@ export function newJob(env: Record<string, string> = {}): JobContext {
     CIRCLE_PROJECT_ID: 'c2f3e9a1-5b6d-4e7f-8a9b-0c1d2e3f4a5b',
     CIRCLE_WORKING_DIRECTORY: dir,
     HOME: dir,
+    // The job's own stand-in for the machine's system places (src/core/places.ts): nothing a
+    // test runs installs into /usr/local/bin or marks /tmp. Tests that share a machine pass one.
+    [SYSTEM_ROOT_OVERRIDE]: join(dir, 'machine'),
   };
   return {
     // ~/bin first, as on CircleCI's cimg images (missing until something installs there).
@@ -171,6 +175,8 @@ export interface RunOptions {
   onStart?: (pid: number) => void;
   /** Called with each chunk of a step's output as it arrives (to time lines). */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /** A command each step's bash runs under (e.g. nsenter into a private mount namespace, as another user). */
+  wrap?: readonly string[];
 }
 
 /** Runs `regauth/<name>` with `params` in `job`; stops at the first failing step like CircleCI. */
@@ -185,7 +191,7 @@ export async function runOrbCommand(orb: Orb, name: string, params: Record<strin
     if ((failed && when === 'on_success') || (!failed && when === 'on_fail')) continue;
     const stepEnv: Record<string, string> = { ...job.env, ...options.extraEnv, BASH_ENV: job.bashEnvFile };
     for (const [key, value] of Object.entries(run.environment ?? {})) stepEnv[key] = String(value);
-    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart, options.onOutput, silenceLimit(run.no_output_timeout));
+    const result = await runBash(run.command, stepEnv, job.cwd, options.onStart, options.onOutput, silenceLimit(run.no_output_timeout), options.wrap);
     results.push({ name: run.name ?? '', command: run.command, ...result });
     if (result.exitCode !== 0) failed = true;
   }
@@ -198,8 +204,8 @@ export async function runOrbCommand(orb: Orb, name: string, params: Record<strin
 }
 
 /** Runs a plain shell step in the job (e.g. the user's own `docker pull`), with BASH_ENV sourced. */
-export function runUserStep(job: JobContext, command: string, extraEnv: Record<string, string> = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  return runBash(command, { ...job.env, ...extraEnv, BASH_ENV: job.bashEnvFile }, job.cwd);
+export function runUserStep(job: JobContext, command: string, extraEnv: Record<string, string> = {}, wrap?: readonly string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  return runBash(command, { ...job.env, ...extraEnv, BASH_ENV: job.bashEnvFile }, job.cwd, undefined, undefined, undefined, wrap);
 }
 
 /**
@@ -219,6 +225,13 @@ export function runShStep(job: JobContext, command: string, extra: Record<string
     child.on('close', (code) => resolvePromise({ exitCode: code ?? 1, stdout, stderr }));
   });
 }
+
+/**
+ * Shell that prints the docker-credential-regauth a step finds on PATH when it is this job's own
+ * (under its HOME, where the job's stand-in system places are too), else `none`: a program another
+ * job left in the machine's /usr/local/bin is not this job's to remove.
+ */
+export const JOBS_HELPER_ON_PATH = 'p=$(command -v docker-credential-regauth) && [[ $p == "$HOME"/* ]] && echo "$p" || echo none';
 
 /** Polls the clock (no fixed sleep): resolves once `epochSeconds` has passed. */
 export async function untilEpoch(epochSeconds: number): Promise<void> {
@@ -246,10 +259,13 @@ function runBash(
   onStart?: (pid: number) => void,
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void,
   silence?: { ms: number; text: string },
+  wrap: readonly string[] = [],
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
+    const argv = [...wrap, '/bin/bash', '-eo', 'pipefail', '-c', command];
+    const [program = '/bin/bash', ...args] = argv;
     // With a silence limit the step gets its own process group, so ending it ends its children.
-    const child = spawn('/bin/bash', ['-eo', 'pipefail', '-c', command], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: silence !== undefined });
+    const child = spawn(program, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: silence !== undefined });
     if (child.pid !== undefined) onStart?.(child.pid);
     let stdout = '';
     let stderr = '';

@@ -73,13 +73,23 @@ function installExitHook(): void {
   }
 }
 
+/** Set by the suite's global setup (test/support/global-setup.ts): the one directory of this test run. */
+export const RUN_ROOT_VARIABLE = 'REGAUTH_TEST_RUN_ROOT';
+
 /**
- * A fresh 0700 directory directly under /tmp. Always /tmp (not $TMPDIR) so unix socket paths
- * inside it stay far below the ~107-byte limit.
+ * Where this run's scratch goes: the run's own directory under /tmp, which the global setup
+ * removes at the end, so nothing lands in the shared /tmp. A file run on its own without the
+ * global setup falls back to /tmp. Never $TMPDIR as given: unix socket paths inside must stay far
+ * below the ~107-byte limit.
  */
+export function scratchRoot(): string {
+  return process.env[RUN_ROOT_VARIABLE] ?? '/tmp';
+}
+
+/** A fresh 0700 directory in the run's scratch root. */
 export function makeTempDir(prefix = 'regauth-'): TempDir {
   installExitHook();
-  const path = mkdtempSync(join('/tmp', prefix));
+  const path = mkdtempSync(join(scratchRoot(), prefix));
   liveDirs.add(path);
   let removed = false;
   return {

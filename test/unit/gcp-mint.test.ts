@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Reporter, unmarked } from '../../src/core/output.ts';
 import {
   classifyGoogleResponse,
   classifyNetworkError,
@@ -125,7 +126,9 @@ describe('mintGoogleAccessToken', () => {
   it('gives up after the policy\'s attempts on a lasting 503 and says how many', async () => {
     const google = scripted(Array.from({ length: 5 }, () => json(503, { error: 'server_error', error_description: 'down' })));
     const error = (await mintGoogleAccessToken(SETTINGS, JOB_TOKEN, google.deps).catch((e: unknown) => e)) as GoogleCallError;
-    expect(error.message).toBe('sts.googleapis.com token exchange failed after 5 attempts: server_error (HTTP 503): down; Google is throttling or unavailable: rerun the job in a few minutes');
+    // Google's words are marked as remote text: the Reporter quotes and cuts them after redaction.
+    expect(unmarked(error.message)).toBe('sts.googleapis.com token exchange failed after 5 attempts: server_error (HTTP 503): down; Google is throttling or unavailable: rerun the job in a few minutes');
+    expect(new Reporter().render(error.message)).toContain('server_error (HTTP 503): "down"; Google');
   });
 
   it('removes tokens Google quotes back before it shortens the message', async () => {

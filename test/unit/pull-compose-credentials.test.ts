@@ -39,7 +39,8 @@ describe('compose_files', () => {
       Promise.resolve({ exitCode: 0, stdout: request.args.includes('json') ? model : 'shop-web\npostgres:16\nghcr.io/a/web:1\n', stderr: '' });
     const result = await composeImages(['c.yml'], { run, env: {}, cwd: '/w', stat: () => Promise.resolve(file) });
     expect(result.images.map((ref) => ref.normalized)).toEqual(['docker.io/library/postgres:16', 'ghcr.io/a/web:1']);
-    expect(result.built).toEqual(['shop-web']);
+    // The stubbed file cannot be read, so the name is not known to be written out: counted, not shown.
+    expect([result.built, result.builtUnnamed]).toEqual([[], 1]);
     expect(buildOnlyImages('not json').size).toBe(0);
   });
 
@@ -63,8 +64,21 @@ describe('compose_files', () => {
     },
   );
 
-  it('refuses an image compose names that is no valid reference', () => {
-    expect(() => parseComposeImages('ok:1\n-bad\n')).toThrow(/^compose_files: docker compose names an image regauth will not pull, "-bad"/);
+  it('refuses an image compose names that is no valid reference, quoting it only when the files hold it as written', () => {
+    expect(() => parseComposeImages('ok:1\n-bad\n', () => ({ literal: true, templates: [] }))).toThrow(/^compose_files: docker compose names an image regauth will not pull, "-bad"/);
+    // Resolved from a variable holding a secret: where it came from, never a piece of it.
+    const secret = 's3cr3t+Value';
+    let message = '';
+    try {
+      parseComposeImages(`ok:1\nreg.example.com/app:${secret}\n`, () => ({ literal: false, templates: ['compose.yml: image: "reg.example.com/app:${API_KEY}"'] }));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe(
+      'compose_files: docker compose names an image regauth will not pull (image 2 of its list, resolved by compose from compose.yml: image: "reg.example.com/app:${API_KEY}"; ' +
+        'not shown, as a variable may hold a secret): the tag (not shown) may only contain letters, digits, "_", "." and "-", and must not start with "." or "-"',
+    );
+    expect(message.toLowerCase()).not.toContain('s3cr3t');
   });
 });
 
@@ -189,7 +203,7 @@ describe('budgetWarning', () => {
     expect(budgetWarning(10, 3)).toBeUndefined();
     expect(budgetWarning(undefined, 3)).toBeUndefined();
     expect(budgetWarning(1, 3)).toBe(
-      '⚠ Docker Hub pull budget: only 1 left and this step makes 3 Docker Hub pulls (one per image and architecture): 2 may be refused (429 toomanyrequests); log in with regauth/login (a higher limit) or set mirror',
+      'warning: Docker Hub pull budget: only 1 left and this step makes 3 Docker Hub pulls (one per image and architecture): 2 may be refused (429 toomanyrequests); log in with regauth/login (a higher limit) or set mirror',
     );
   });
 });

@@ -52,6 +52,8 @@ const instant = { sleep: () => Promise.resolve(), random: () => 0 };
 async function step(env: Record<string, string>, deps: PullMainDeps) {
   const { reporter, out, err } = capture();
   const code = await runCommand('pull', (e, r) => main(e, r, deps), env, reporter);
+  // Every step starts with the version header; the lines after it are pull's own.
+  expect(out.shift()).toBe('regauth: regauth/pull dev\n');
   return { code, out, err };
 }
 
@@ -61,13 +63,15 @@ describe('regauth/pull main', () => {
     const { code, out, err } = await step({ REGAUTH_IMAGES: 'postgres:16 ghcr.io/a/b:1', DOCKER_HOST: 'unix:///tmp/d.sock', HOME: '/nonexistent' }, { runProcess: docker.run, fetch: fakeHub, retry: instant });
     expect(code).toBe(0);
     expect(err).toEqual([]);
-    expect(out[0]).toBe("Docker Hub pull budget: 42 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address)\n");
+    expect(out[0]).toBe("regauth: Docker Hub pull budget: 42 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address)\n");
     expect(out.slice(1, 3).sort()).toEqual([expect.stringMatching(/^✔ docker.io\/library\/postgres:16 sha256:cccccccccccc…/), expect.stringMatching(/^✔ ghcr.io\/a\/b:1 /)].sort());
     expect(out[3]).toMatch(/^IMAGE +DIGEST +SECONDS +SIZE +ATTEMPTS\n$/);
     expect(out.slice(4)).toEqual([
       expect.stringMatching(new RegExp(`^docker.io/library/postgres:16  ${DIGEST} +\\d+\\.\\d +12\\.3MB +1\n$`)),
       expect.stringContaining(`ghcr.io/a/b:1                  ${DIGEST}`),
       expect.stringMatching(/^total: 2 of 2 images, 24\.7 MB in \d+\.\d s\n$/),
+      // Without a terminal docker prints no sizes, and Docker Hub's manifests are not read.
+      expect.stringMatching(/^regauth: pulled in \d+\.\d s; bytes downloaded unknown/),
     ]);
     // docker gets the user's environment (DOCKER_HOST); never a shell. Its status lines stay
     // in regauth: only the digest is taken from them, so no `image inspect` follows.
@@ -90,7 +94,7 @@ describe('regauth/pull main', () => {
       ['image', 'inspect', '--format', '{{json .RepoDigests}}', 'ghcr.io/a/b:1'],
       ['image', 'inspect', '--format', '{{json .Size}}', 'ghcr.io/a/b:1'],
     ]);
-    expect(out.at(-2)).toContain(`ghcr.io/a/b:1  ${DIGEST}`);
+    expect(out.at(-3)).toContain(`ghcr.io/a/b:1  ${DIGEST}`);
   });
 
   it('skips the budget line when no Docker Hub image is involved, or a mirror serves them', async () => {
@@ -134,7 +138,7 @@ describe('regauth/pull main', () => {
     const docker = fakeDocker((args) => (args[0] === 'pull' ? { exitCode: 1, stderr: 'Error response from daemon: toomanyrequests: You have reached your pull rate limit.\n' } : {}));
     const { code, out } = await step({ REGAUTH_IMAGES: 'redis', REGAUTH_MAX_ATTEMPTS: '2', HOME: '/nonexistent' }, { runProcess: docker.run, fetch: fakeHub, retry: instant });
     expect(code).toBe(1);
-    expect(out.filter((line) => line.startsWith('Docker Hub pull budget'))).toHaveLength(2);
+    expect(out.filter((line) => line.startsWith('regauth: Docker Hub pull budget'))).toHaveLength(2);
     expect(docker.requests.filter((r) => r.args[0] === 'pull')).toHaveLength(2);
   });
 

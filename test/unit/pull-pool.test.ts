@@ -71,3 +71,33 @@ describe('mapWithConcurrency', () => {
     await expect(mapWithConcurrency([1], limit, () => Promise.resolve(1))).rejects.toThrow(RangeError);
   });
 });
+
+describe('mapWithConcurrency release', () => {
+  it('starts the next item when a running one releases its slot, and still waits for it to end', async () => {
+    const gates = [gate<string>(), gate<string>(), gate<string>()];
+    const started: number[] = [];
+    const releases: (() => void)[] = [];
+    const done = mapWithConcurrency([0, 1, 2], 1, (i, _index, release) => {
+      started.push(i);
+      releases[i] = release;
+      return gates[i]!.promise;
+    });
+    await flush();
+    expect(started).toEqual([0]);
+    releases[0]!();
+    releases[0]!();
+    await flush();
+    // A second release of the same slot frees nothing more.
+    expect(started).toEqual([0, 1]);
+    gates[1]!.open('b');
+    await flush();
+    expect(started).toEqual([0, 1, 2]);
+    gates[2]!.open('c');
+    let settled = false;
+    void done.then(() => (settled = true));
+    await flush();
+    expect(settled).toBe(false);
+    gates[0]!.open('a');
+    expect(await done).toEqual(['a', 'b', 'c']);
+  });
+});

@@ -60,7 +60,7 @@ describe('PullProgressParser', () => {
 });
 
 describe('ProgressBoard', () => {
-  const snapshot = (layersDone: number, bytesDone?: number) => ({ layersTotal: 3, layersDone, bytesDone, bytesTotal: bytesDone === undefined ? undefined : 30e6, upToDate: false, digest: undefined });
+  const snapshot = (layersDone: number, bytesDone?: number) => ({ layersTotal: 3, layersDone, bytesDone, bytesTotal: bytesDone === undefined ? undefined : 30e6, upToDate: false, digest: undefined, layerBytes: new Map<string, number>(), downloaded: false });
 
   it('prints a changed line at most every 10 s and an unchanged one exactly every 20 s, for images still pulling', () => {
     const clock = fakeClock();
@@ -113,5 +113,18 @@ describe('progressTimingFor', () => {
     expect(progressTimingFor(25_000)).toBe(PROGRESS_TIMING);
     expect(progressTimingFor(15_000)).toEqual({ tickMs: 500, changedGapMs: 7_500, heartbeatMs: 7_500 });
     expect(progressTimingFor(1_000)).toEqual({ tickMs: 250, changedGapMs: 1_000, heartbeatMs: 1_000 });
+  });
+});
+
+describe('downloaded: only unpacking is left', () => {
+  it('turns true once every layer docker named is downloaded or held, not before', () => {
+    const parser = new PullProgressParser();
+    expect(parser.snapshot().downloaded).toBe(false);
+    parser.feed('aaaaaaaaaaaa: Pulling fs layer\nbbbbbbbbbbbb: Pulling fs layer\ncccccccccccc: Already exists\n');
+    expect(parser.snapshot().downloaded).toBe(false);
+    parser.feed('aaaaaaaaaaaa: Downloading  1.2MB/4MB\rbbbbbbbbbbbb: Download complete\n');
+    expect(parser.snapshot().downloaded).toBe(false);
+    parser.feed('aaaaaaaaaaaa: Verifying Checksum\naaaaaaaaaaaa: Download complete\naaaaaaaaaaaa: Extracting  1MB/4MB\n');
+    expect(parser.snapshot().downloaded).toBe(true);
   });
 });

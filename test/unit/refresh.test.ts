@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { formatEntry, parseEntry } from '../../src/refresh/cache.ts';
 import { googleExecutableFailure, googleExecutableSuccess } from '../../src/refresh/google-executable.ts';
 import { helperMain, hostFromServerUrl, type HelperIo } from '../../src/refresh/helper.ts';
+import { remote } from '../../src/core/output.ts';
 import { helperScript } from '../../src/refresh/helper-script.ts';
 import { planInstall, type PathDirFacts } from '../../src/refresh/install.ts';
 import { acquireGroupLock } from '../../src/refresh/lock.ts';
@@ -117,6 +118,10 @@ function harness(options: { mint?: 'ok' | 'missing'; refresh?: () => Promise<Min
   const calls: ProcessRequest[] = [];
   let refreshes = 0;
   const now = () => Date.now();
+  // The agent's directory: an (empty) circleci-agent the fake `run` below stands in for.
+  const agentDir = join(home, 'bin');
+  mkdirSync(agentDir);
+  writeFileSync(join(agentDir, 'circleci-agent'), '#!/bin/sh\nexit 99\n', { mode: 0o755 });
   const recipe: AwsEcrRecipe = {
     kind: 'aws-ecr', group: '', audience: 'aud-x', hosts: [HOST], roleArn: 'arn:aws:iam::123456789012:role/r', region: 'us-east-1', accountIds: [], includePublic: false, sessionName: 's1', durationSeconds: 3600,
   };
@@ -139,7 +144,7 @@ function harness(options: { mint?: 'ok' | 'missing'; refresh?: () => Promise<Min
     now,
     lock: { now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), isAlive: () => true },
     refresh: {
-      env: { HOME: home },
+      env: { HOME: home, PATH: options.mint === 'missing' ? '' : agentDir },
       run: async (request) => {
         calls.push(request);
         if (options.mint === 'missing') {
@@ -174,7 +179,7 @@ describe('helperMain', () => {
     const codes = await Promise.all(Array.from({ length: 5 }, () => helperMain(['get', HOST], h.refreshers, h.io)));
     expect(codes).toEqual([0, 0, 0, 0, 0]);
     expect(h.refreshes()).toBe(1);
-    expect(h.calls.map((c) => [c.command, ...c.args])).toEqual([['circleci', 'run', 'oidc', 'get', '--claims', '{"aud":"aud-x"}']]);
+    expect(h.calls.map((c) => [c.command, ...c.args])).toEqual([[join(h.home, 'bin', 'circleci-agent'), 'run', 'oidc', 'get', '--claims', '{"aud":"aud-x"}']]);
     for (const text of h.out) expect(JSON.parse(text)).toMatchObject({ Secret: 'fresh-secret' });
     expect(readFileSync(join(h.dir, 'cache', HOST), 'utf8').split('\n')[1]).toContain('fresh-secret');
   });
@@ -185,7 +190,21 @@ describe('helperMain', () => {
     expect(await helperMain(['get', HOST], h.refreshers, h.io)).toBe(0);
     expect(JSON.parse(h.out.join(''))).toMatchObject({ Secret: 'old-secret' });
     expect(h.err).toHaveLength(1);
-    expect(h.err[0]).toMatch(/^regauth: could not refresh the credentials for the registry \S+ \(could not mint an OIDC token with aud "aud-x": circleci run oidc get circleci was not found on PATH[^)]*\); answering with the cached ones, valid until \S+Z\n$/);
+    expect(h.err[0]).toMatch(/^regauth: could not refresh the credentials for the registry \S+ \(could not mint an OIDC token with aud "aud-x": neither circleci-agent nor circleci is on PATH\); answering with the cached ones, valid until \d\d:\d\d:\d\d UTC\n$/);
+  });
+
+  it("renders an endpoint's words as every step does: escape sequences out, quoted, cut after redaction", async () => {
+    const endpoint = `\u001b[31mAccessDenied\u001b[0m for fresh-secret \u001b]0;forged title\u0007${'x'.repeat(1000)}`;
+    const h = harness({ refresh: async () => Promise.reject(new Error(`sts:AssumeRoleWithWebIdentity failed: ${remote(endpoint)}`)) });
+    h.seed('old-secret', nowS() - 100, nowS() - 1);
+    expect(await helperMain(['get', HOST], h.refreshers, h.io)).toBe(1);
+    const line = h.err[0] ?? '';
+    expect(line).toMatch(/^regauth: could not refresh the credentials for the registry \S+ \(sts:AssumeRoleWithWebIdentity failed: "AccessDenied for /);
+    // eslint-disable-next-line no-control-regex -- what must not reach the log
+    expect(line + h.out.join('')).not.toMatch(/[\u001b\u0007\u{F8F0}\u{F8F1}]|forged title/u);
+    expect(line).toContain('x…"), and the cached ones have expired');
+    expect(line.length).toBeLessThan(600);
+    expect(h.out.join('')).toBe(line);
   });
 
   it('fails with one line (and the same text for docker) when nothing valid is left, never printing a secret', async () => {

@@ -20,12 +20,12 @@ function staleMessage(file: string, problems: readonly string[]): string {
 }
 
 describe('release tables', () => {
-  it('has a row per command of the build, with the sha256 verify and the step comment name', () => {
+  it("has a row per command of the build, with the sha256 verify and the step's launcher name", () => {
     expect(rows.map((r) => r.command)).toEqual(orbCommands());
     for (const { command, code, script } of release.commands) {
       const row = rows.find((r) => r.command === command);
       expect(row?.bundleBytes).toBe(Buffer.byteLength(code));
-      expect(script).toContain(`(sha256 ${row?.sha256})`);
+      expect(script).toContain(`\nregauth_sha256=${row?.sha256}\n`);
     }
   });
 

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify, type ToStringOptions } from 'yaml';
 import { buildRelease, orbCommands, type Release } from '../../scripts/build.ts';
 import { compareOrbs, verdictLine, type Verdict } from '../../scripts/lib/orb-diff.ts';
-import { decodeRunStep, encodePayload } from '../../scripts/lib/payload.ts';
+import { decodeRunStep, encodePayload, PART_NAME } from '../../scripts/lib/payload.ts';
 import { verify } from '../../scripts/verify.ts';
 import { makeTempDir, type TempDir } from '../support/tempdir.ts';
 
@@ -30,12 +30,21 @@ function builtOrb(): Orb {
 }
 
 /** The first command (by name) with a run step that carries a bundle, and that step. */
-function firstBundledStep(orb: Orb): { command: string; step: { command: string } } {
+function firstBundledStep(orb: Orb): { command: string; step: BundledStep } {
   for (const command of Object.keys(orb.commands).sort()) {
-    const step = orb.commands[command]?.steps.find((s) => s.run && decodeRunStep(s.run.command));
-    if (step?.run) return { command, step: step.run };
+    const step = orb.commands[command]?.steps.find((s) => s.run && decodeRunStep(s.run));
+    if (step?.run) return { command, step: step.run as BundledStep };
   }
   throw new Error('no command carries a bundle');
+}
+
+type BundledStep = { command: string; environment: Record<string, string> };
+
+/** Replaces a step's payload parts with `payload`, split over as many parts as it had. */
+function setPayload(step: BundledStep, payload: string): void {
+  const names = Object.keys(step.environment).filter((key) => PART_NAME.test(key));
+  const size = Math.ceil(payload.length / names.length);
+  names.forEach((name, i) => (step.environment[name] = payload.slice(i * size, (i + 1) * size)));
 }
 
 function verdictsOf(orb: unknown): Map<string, Verdict> {
@@ -80,16 +89,16 @@ describe('npm run verify', () => {
   it('names the command whose payload changed, by its decoded sha256, and exits 1', async () => {
     const orb = builtOrb();
     const { command, step } = firstBundledStep(orb);
-    const before = decodeRunStep(step.command);
+    const before = decodeRunStep(step);
     const tampered = `${before?.code ?? ''};globalThis.x=1;`;
-    step.command = step.command.replace(/^REGAUTH_BUNDLE='[^']*'$/m, `REGAUTH_BUNDLE='${encodePayload(tampered)}'`);
+    setPayload(step, encodePayload(tampered));
     const verdicts = verdictsOf(orb);
     expect(differing(verdicts)).toEqual([`command ${command}`]);
     const differences = verdicts.get(`command ${command}`)?.differences ?? [];
     expect(differences).toHaveLength(2);
-    expect(differences[0]).toMatch(new RegExp(`payload sha256 mismatch: build ${before?.sha256}, file ${decodeRunStep(step.command)?.sha256}`));
-    // The step's comment still names the old sha256: text that no longer describes its payload.
-    expect(differences[1]).toMatch(/run\.command: text differs from line 3 .*sha256 /);
+    expect(differences[0]).toMatch(new RegExp(`payload sha256 mismatch: build ${before?.sha256}, file ${decodeRunStep(step)?.sha256}`));
+    // The launcher still names the old sha256: text that no longer describes its payload.
+    expect(differences[1]).toMatch(/run\.command: text differs from line \d+ \(build "regauth_sha256=<bundle sha256>", file "regauth_sha256=[0-9a-f]{64}/);
     const { code, lines } = await verifyFile(stringify(orb, { lineWidth: 0 }));
     expect(code).toBe(1);
     expect(lines.filter((line) => line.includes('differs'))[0]).toMatch(new RegExp(`^command ${command}: differs: .*payload sha256 mismatch`));
@@ -138,8 +147,8 @@ describe('npm run verify', () => {
   it('says which payload does not decode', () => {
     const orb = builtOrb();
     const { command, step } = firstBundledStep(orb);
-    step.command = step.command.replace(/^REGAUTH_BUNDLE='[^']*'$/m, `REGAUTH_BUNDLE='${Buffer.from('not brotli').toString('base64')}'`);
-    expect(verdictsOf(orb).get(`command ${command}`)?.differences[0]).toMatch(/run\.command: the file's payload does not decode: the payload is not brotli data/);
+    setPayload(step, Buffer.from('not brotli!!').toString('base64'));
+    expect(verdictsOf(orb).get(`command ${command}`)?.differences[0]).toMatch(/run: the file's payload does not decode: the payload is not base64 brotli data/);
   });
 
   it('compares executors, examples and top-level keys', () => {
@@ -171,7 +180,7 @@ describe('npm run verify', () => {
   it('runs as `npm run verify -- FILE`: rebuilds, then exits 1 naming the tampered command', async () => {
     const orb = builtOrb();
     const { command, step } = firstBundledStep(orb);
-    step.command = step.command.replace(/^REGAUTH_BUNDLE='[^']*'$/m, `REGAUTH_BUNDLE='${encodePayload('process.exit(0)')}'`);
+    setPayload(step, encodePayload('process.exit(0)'));
     const file = join(dir.path, 'tampered.yml');
     writeFileSync(file, stringify(orb, { indent: 4 }));
     const result = await promisify(execFile)('npm', ['run', '--silent', 'verify', '--', file], { cwd: root, encoding: 'utf8' }).then(

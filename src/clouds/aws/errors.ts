@@ -125,8 +125,6 @@ const ADVICE: Record<string, string> = {
  */
 export function describeAwsFailure(operation: AwsOperation, c: AwsErrorClass, attempts: number, endpointHint?: string): string {
   const service = operation.split(':')[0] ?? '';
-  const why = `${c.code}${c.status !== undefined ? ` (HTTP ${c.status})` : ''}${c.message ? `: ${c.message}` : ''}`;
-  const tried = attempts > 1 ? ` after ${attempts} attempts` : '';
   let advice = ADVICE[`${service}:${c.code}`] ?? ADVICE[c.code];
   if (advice === undefined) {
     if (c.kind === 'transient' && /^E[A-Z_]+$|NetworkError/.test(c.code)) {
@@ -135,7 +133,13 @@ export function describeAwsFailure(operation: AwsOperation, c: AwsErrorClass, at
     else if (/^E[A-Z_]+$/.test(c.code)) advice = `could not connect to AWS${endpointHint ? ` (${endpointHint})` : ''}: check the region, AWS_ENDPOINT_URL settings and HTTPS_PROXY/NO_PROXY`;
     else advice = 'see the AWS documentation for this error code';
   }
-  return `${operation} failed${tried}: ${why}; ${advice}`;
+  return `${awsFailureWhat(operation, c, attempts)}; ${advice}`;
+}
+
+/** What failed and AWS's own words, without advice: `sts:AssumeRoleWithWebIdentity failed: AccessDenied (HTTP 403): "…"`. */
+export function awsFailureWhat(operation: AwsOperation, c: AwsErrorClass, attempts: number): string {
+  const why = `${c.code}${c.status !== undefined ? ` (HTTP ${c.status})` : ''}${c.message ? `: ${c.message}` : ''}`;
+  return `${operation} failed${attempts > 1 ? ` after ${attempts} attempts` : ''}: ${why}`;
 }
 
 /** An AWS call that failed for good; `message` is the one actionable line. */

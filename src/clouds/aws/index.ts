@@ -9,7 +9,7 @@ export {
   type RegistryLogin,
   type EcrAuthorizationInput,
 } from './ecr.ts';
-export { AwsCallError, classifyAwsError, describeAwsFailure, sanitizeAwsMessage, type AwsErrorClass, type AwsErrorKind, type AwsOperation } from './errors.ts';
+export { AwsCallError, awsFailureWhat, classifyAwsError, describeAwsFailure, sanitizeAwsMessage, type AwsErrorClass, type AwsErrorKind, type AwsOperation } from './errors.ts';
 export { DEFAULT_AWS_RETRY_POLICY, type AwsRetryOptions } from './call.ts';
 export { ProxyAwareHttpHandler } from './http.ts';
 export { deriveRoleSessionName, sanitizeRoleSessionName } from './session-name.ts';

@@ -5,7 +5,7 @@ import { UserError } from '../../core/errors.ts';
 import { exportVariable, record } from '../../core/journal.ts';
 import { describeType, ensurePrivateDirectory, ownedByUs, readRegularFile, regauthHome, replaceFileAtomically, writePrivateFile } from '../../core/private-files.ts';
 import type { AwsCredentials } from './index.ts';
-import type { Env } from '../../inputs/common.ts';
+import type { Env } from '../../core/env.ts';
 
 /**
  * export_credentials: a `[profile <name>]` section written INTO the AWS config the job already

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ensurePrivateDirectory, regauthHome, writePrivateFile } from '../../core/private-files.ts';
-import type { Env } from '../../inputs/common.ts';
+import type { Env } from '../../core/env.ts';
 import { generateAccessTokenUrl, providerAudience, stsTokenUrl, type GoogleMintSettings } from './mint.ts';
 
 /**

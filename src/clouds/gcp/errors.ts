@@ -1,4 +1,5 @@
 import { UserError } from '../../core/errors.ts';
+import { remote } from '../../core/output.ts';
 import { parseRetryAfter, type Verdict } from '../../core/retry.ts';
 import type { GoogleHttpResponse } from './http.ts';
 
@@ -86,7 +87,8 @@ export function toVerdict(c: GoogleErrorClass): Verdict {
 
 function describeCause(c: GoogleErrorClass): string {
   const status = c.status !== undefined && !c.code.startsWith('HTTP ') ? ` (HTTP ${c.status})` : '';
-  return `${c.code}${status}${c.message ? `: ${c.message}` : ''}`;
+  // Google's words, quoted and cut by the Reporter after it redacts them.
+  return `${c.code}${status}${c.message ? `: ${remote(c.message)}` : ''}`;
 }
 
 /** Google says the mapped google.subject is over its 127-byte limit (CircleCI's v2 sub is). */
@@ -102,14 +104,19 @@ function advice(operation: GoogleOperation, c: GoogleErrorClass): string {
   }
   if (operation === 'sts.googleapis.com token exchange') {
     if (c.code === 'invalid_target') return 'the workload identity pool or provider does not exist or is disabled: check workload_identity_provider (the project NUMBER, not its id)';
-    if (isSubjectTooLong(c)) return "the provider's google.subject mapping yields more than 127 bytes: map it from a shorter claim (see the lines above)";
-    return "Google STS rejected the job's OIDC token: compare the token's claims with the provider's settings (see the lines above)";
+    if (isSubjectTooLong(c)) return "the provider's google.subject mapping yields more than 127 bytes: map it from a shorter claim (see the line above)";
+    return "Google STS rejected the job's OIDC token: compare the token's claims with the provider's settings (see the line above)";
   }
-  if (c.code === 'PERMISSION_DENIED') return "the federated principal may not impersonate the service account: grant it roles/iam.workloadIdentityUser on the service account (see the lines above)";
+  if (c.code === 'PERMISSION_DENIED') return "the federated principal may not impersonate the service account: grant it roles/iam.workloadIdentityUser on the service account (see the line above)";
   if (c.code === 'UNAUTHENTICATED') return 'IAM Credentials refused the federated token: rerun the step; if it persists, check the provider';
   if (c.code === 'INVALID_ARGUMENT' || c.code === 'FAILED_PRECONDITION') return 'check service_account and token_lifetime (over 3600 needs constraints/iam.allowServiceAccountCredentialLifetimeExtension)';
   if (c.code === 'NOT_FOUND') return 'the service account does not exist: check service_account';
   return 'see the message above';
+}
+
+/** What failed and Google's own words, without advice. */
+export function googleFailureWhat(operation: GoogleOperation, c: GoogleErrorClass, attempts: number): string {
+  return `${operation} failed${attempts > 1 ? ` after ${attempts} attempts` : ''}: ${describeCause(c)}`;
 }
 
 /** A Google call that failed for good; `message` is the one actionable line, free of secrets. */
@@ -119,8 +126,7 @@ export class GoogleCallError extends UserError {
     readonly classification: GoogleErrorClass,
     readonly attempts: number,
   ) {
-    const tried = attempts > 1 ? ` after ${attempts} attempts` : '';
-    super(`${operation} failed${tried}: ${describeCause(classification)}; ${advice(operation, classification)}`);
+    super(`${googleFailureWhat(operation, classification, attempts)}; ${advice(operation, classification)}`);
     this.name = 'GoogleCallError';
   }
 

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { exportVariable, record } from '../../core/journal.ts';
 import { ensurePrivateDirectory, ownedByUs, readRegularFile, regauthHome, writePrivateFile } from '../../core/private-files.ts';
-import type { Env } from '../../inputs/common.ts';
+import type { Env } from '../../core/env.ts';
 
 /**
  * gcloud caches the access tokens it gets through regauth's credential file in its config

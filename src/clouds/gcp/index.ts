@@ -12,7 +12,7 @@ export {
   type GoogleAccessToken,
 } from './mint.ts';
 export { DEFAULT_GOOGLE_RETRY_POLICY, DEFAULT_GOOGLE_TIMEOUT_MS, type GoogleCallDeps } from './call.ts';
-export { GoogleCallError, classifyGoogleResponse, classifyNetworkError, sanitizeGoogleMessage, isSubjectTooLong, type GoogleErrorClass, type GoogleOperation } from './errors.ts';
+export { GoogleCallError, googleFailureWhat, classifyGoogleResponse, classifyNetworkError, sanitizeGoogleMessage, isSubjectTooLong, type GoogleErrorClass, type GoogleOperation } from './errors.ts';
 export { externalAccountConfig, writeExternalAccountFile, externalAccountFilePath, jobTokenFilePath, jobTokenFileSource, privateDirectory, type CredentialSource, type ExportedCredentialFile } from './credential-file.ts';
 export { nodePost, DeadlineExceededError, type GooglePost, type GoogleHttpRequest, type GoogleHttpResponse } from './http.ts';
 export * from './validate.ts';

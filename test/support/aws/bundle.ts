@@ -1,7 +1,7 @@
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { awsBundleOptions } from '../../../src/clouds/aws/bundle-options.ts';
+import { awsBundleOptions } from '../../../scripts/lib/aws-trim/bundle-options.ts';
 
 /** Bundles an entry the way the orb ships it (node, cjs, minified) with the AWS size options. */
 export async function bundleForNode(entry: string, outDir: string, useAwsOptions = true): Promise<{ file: string; bytes: number; gzipBytes: number; inputs: Record<string, number> }> {

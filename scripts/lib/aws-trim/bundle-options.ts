@@ -1,13 +1,13 @@
 import type { PluginBuild, Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * esbuild settings that keep the AWS layer small without changing what runs. Every entry
  * replaces SDK code that provably never runs for regauth's three operations (STS
  * AssumeRoleWithWebIdentity unsigned; ECR and ECR Public GetAuthorizationToken with explicit
- * credentials) on node ≥ 20 outside Lambda; the SDK still signs, serialises and resolves
+ * credentials) on node ≥ 18 outside Lambda; the SDK still signs, serialises and resolves
  * endpoints. test/unit/bundle-size.test.ts runs the bundled AWS layer and its source side by
  * side against the local stack (results, error classes, endpoint hosts) and holds the sizes.
  * Spread into the build: `{ ...awsBundleOptions, entryPoints, ... }`.
@@ -44,7 +44,7 @@ export function pruneErrorRegistrations(source: string, keep: readonly string[],
   });
   // A changed SDK layout must fail the build, not silently drop a modelled error or leave a dangling reference.
   const missing = keep.filter((name) => !kept.has(name));
-  if (missing.length > 0) throw new Error(`${file}: no schema and registerError for ${missing.join(', ')}; update MODELLED_ERRORS in src/clouds/aws/bundle-options.ts`);
+  if (missing.length > 0) throw new Error(`${file}: no schema and registerError for ${missing.join(', ')}; update MODELLED_ERRORS in scripts/lib/aws-trim/bundle-options.ts`);
   const dangling = removed.filter((name) => new RegExp(`\\b${name}\\$`).test(pruned));
   if (dangling.length > 0) throw new Error(`${file}: ${dangling.join(', ')} still referenced after pruning`);
   return pruned;
@@ -96,6 +96,8 @@ interface RelativeStub {
   importer: RegExp;
   path: string;
   stub: string;
+  /** The client whose bundle must use this stub; any AWS bundle when absent. */
+  client?: string;
 }
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -105,6 +107,8 @@ const inPackage = (pkg: string, file: string): RegExp => new RegExp(`[\\\\/]${es
 const RELATIVE_STUBS: readonly RelativeStub[] = [
   // Sha256Node falls back to the pure-JS hash only when node:crypto has no sha256.
   { importer: inPackage('@smithy/core', 'submodules/checksum/sha256/Sha256Node.js'), path: './Sha256Js', stub: stub('sha256-js') },
+  // Built only for retryMode "adaptive"; src/clouds/aws/sdk.ts fixes "standard" for every client.
+  { importer: inPackage('@smithy/core', 'submodules/retry/middleware-retry/configurations.js'), path: '../util-retry/AdaptiveRetryStrategy', stub: stub('adaptive-retry-strategy') },
   // SignatureV4 formats event-stream headers only in signMessage (no event streams here).
   { importer: inPackage('@smithy/signature-v4', 'SignatureV4.js'), path: './HeaderFormatter', stub: stub('header-formatter') },
   // Bucket-name handling, called only when the client's serviceId is S3.
@@ -121,7 +125,7 @@ const RELATIVE_STUBS: readonly RelativeStub[] = [
     stub: stub('endpoint-functions'),
   })),
   // STS's SigV4a signer: see the signature-v4-multi-region alias below.
-  { importer: inPackage('@aws-sdk/core', 'submodules/httpAuthSchemes/aws_sdk/index.js'), path: './AwsSdkSigV4ASigner', stub: stub('sigv4a-signer') },
+  { importer: inPackage('@aws-sdk/core', 'submodules/httpAuthSchemes/aws_sdk/index.js'), path: './AwsSdkSigV4ASigner', stub: stub('sigv4a-signer'), client: 'client-sts' },
 ];
 
 /** Rule-set function names (as rule sets spell them) that the stubs above replace. */
@@ -130,7 +134,7 @@ export const UNBUNDLED_ENDPOINT_FUNCTIONS = ['coalesce', 'ite', 'not', 'parseURL
 /** Fails when a client's endpoint rule set (bdd.js or ruleset.js) calls a stubbed function. */
 export function checkRuleSet(source: string, file: string): string {
   const used = UNBUNDLED_ENDPOINT_FUNCTIONS.filter((name) => source.includes(`"${name}"`));
-  if (used.length > 0) throw new Error(`${file}: the endpoint rule set calls ${used.join(', ')}, stubbed in src/clouds/aws/bundle-options.ts`);
+  if (used.length > 0) throw new Error(`${file}: the endpoint rule set calls ${used.join(', ')}, stubbed in scripts/lib/aws-trim/bundle-options.ts`);
   return source;
 }
 
@@ -159,57 +163,125 @@ async function sameModule(build: PluginBuild, a: string, b: string): Promise<boo
   return true;
 }
 
-const sdkTrim: Plugin = {
-  name: 'regauth-sdk-trim',
-  setup(build) {
-    // Each SDK client imports its whole package.json for one field, `version` (user agent).
-    build.onLoad({ filter: /[\\/]@aws-sdk[\\/][^\\/]+[\\/]package\.json$/ }, async (args) => {
-      const { version } = JSON.parse(await readFile(args.path, 'utf8')) as { version: string };
-      return { contents: JSON.stringify({ version }), loader: 'json' };
-    });
-    build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/ }, async (args) => {
-      const client = /[\\/]@aws-sdk[\\/](client-[^\\/]+)[\\/]/.exec(args.path)?.[1] ?? '';
-      const keep = MODELLED_ERRORS[client];
-      if (!keep) throw new Error(`${args.path}: no MODELLED_ERRORS entry for @aws-sdk/${client} in src/clouds/aws/bundle-options.ts`);
-      return { contents: pruneErrorRegistrations(await readFile(args.path, 'utf8'), keep, args.path), loader: 'js' };
-    });
-    build.onLoad({ filter: inPackage('@aws-sdk/core', 'submodules/client/util-endpoints/lib/aws/partitions.js') }, async (args) => ({
-      contents: await trimPartitions(await readFile(args.path, 'utf8'), args.path),
-      loader: 'js',
-    }));
-    build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]endpoint[\\/](bdd|ruleset)\.js$/ }, async (args) => ({
-      contents: checkRuleSet(await readFile(args.path, 'utf8'), args.path),
-      loader: 'js',
-    }));
-    build.onResolve({ filter: SHARED_CLIENT_FILE }, async (args) => {
-      const client = /^(.*[\\/]@aws-sdk[\\/])(client-[^\\/]+)[\\/]dist-es[\\/][^\\/]+\.js$/.exec(args.importer);
-      if (!client?.[1] || client[2] === CANONICAL_CLIENT) return undefined;
-      const own = join(args.resolveDir, `${args.path}.js`);
-      const shared = join(client[1], CANONICAL_CLIENT, 'dist-es', `${args.path}.js`);
-      return (await sameModule(build, own, shared)) ? { path: shared } : undefined;
-    });
-    build.onResolve({ filter: RELATIVE_STUB_PATHS }, (args) => {
-      const match = RELATIVE_STUBS.find((s) => s.path === args.path && s.importer.test(args.importer));
-      return match ? { path: match.stub } : undefined;
-    });
-  },
+/**
+ * Aliased packages and the client whose bundle must load their stub (any AWS bundle when
+ * undefined). An alias whose package the SDK no longer imports would be dead weight in this
+ * file, and one the SDK renamed would let the real package in: either fails the build.
+ */
+const ALIASED: Readonly<Record<string, { stub: string; client?: string }>> = {
+  // The default credential chain (~110 KB): every client gets credentials or is unsigned.
+  '@aws-sdk/credential-provider-node': { stub: 'credential-provider-node' },
+  // STS's SigV4a-capable signer: STS is only called unsigned, and its identity for a signed
+  // scheme would come from the (stubbed) default chain, which throws before any signer exists.
+  '@aws-sdk/signature-v4-multi-region': { stub: 'signature-v4-multi-region', client: 'client-sts' },
+  // Lambda's per-invocation trace store: empty outside the Lambda runtime.
+  '@aws/lambda-invoke-store': { stub: 'lambda-invoke-store' },
 };
+
+/**
+ * Every rewrite checks at the end of a build that it still met what it was written for: a
+ * bundle with an AWS client must have used each stub, pruned each client's error registry,
+ * trimmed the partitions table and checked each rule set. An SDK update that moves a stubbed
+ * path or renames a file fails `npm run build` instead of silently bundling the full code.
+ */
+function sdkTrim(): Plugin {
+  return {
+    name: 'regauth-sdk-trim',
+    setup(build) {
+      const clients = new Set<string>();
+      const applied = new Set<string>();
+      const clientOf = (path: string): string => /[\\/]@aws-sdk[\\/](client-[^\\/]+)[\\/]/.exec(path)?.[1] ?? '';
+      build.onStart(() => {
+        clients.clear();
+        applied.clear();
+      });
+      // Each SDK client imports its whole package.json for one field, `version` (user agent).
+      build.onLoad({ filter: /[\\/]@aws-sdk[\\/][^\\/]+[\\/]package\.json$/ }, async (args) => {
+        const { version } = JSON.parse(await readFile(args.path, 'utf8')) as { version: string };
+        return { contents: JSON.stringify({ version }), loader: 'json' };
+      });
+      build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/ }, async (args) => {
+        const client = clientOf(args.path);
+        const keep = MODELLED_ERRORS[client];
+        if (!keep) throw new Error(`${args.path}: no MODELLED_ERRORS entry for @aws-sdk/${client} in scripts/lib/aws-trim/bundle-options.ts`);
+        applied.add(`errors ${client}`);
+        return { contents: pruneErrorRegistrations(await readFile(args.path, 'utf8'), keep, args.path), loader: 'js' };
+      });
+      build.onLoad({ filter: inPackage('@aws-sdk/core', 'submodules/client/util-endpoints/lib/aws/partitions.js') }, async (args) => {
+        applied.add('partitions');
+        return { contents: await trimPartitions(await readFile(args.path, 'utf8'), args.path), loader: 'js' };
+      });
+      build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]endpoint[\\/](bdd|ruleset)\.js$/ }, async (args) => {
+        applied.add(`rules ${clientOf(args.path)}`);
+        return { contents: checkRuleSet(await readFile(args.path, 'utf8'), args.path), loader: 'js' };
+      });
+      // Which clients this bundle carries (their index is the first file of each).
+      build.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]index\.js$/ }, (args) => {
+        clients.add(clientOf(args.path));
+        return undefined;
+      });
+      // A stub file loaded means its alias or relative replacement applied.
+      build.onLoad({ filter: /[\\/]aws-trim[\\/]stubs[\\/][^\\/]+\.ts$/ }, (args) => {
+        applied.add(`stub ${basename(args.path, '.ts')}`);
+        return undefined;
+      });
+      build.onResolve({ filter: SHARED_CLIENT_FILE }, async (args) => {
+        const client = /^(.*[\\/]@aws-sdk[\\/])(client-[^\\/]+)[\\/]dist-es[\\/][^\\/]+\.js$/.exec(args.importer);
+        if (!client?.[1] || client[2] === CANONICAL_CLIENT) return undefined;
+        const own = join(args.resolveDir, `${args.path}.js`);
+        const shared = join(client[1], CANONICAL_CLIENT, 'dist-es', `${args.path}.js`);
+        return (await sameModule(build, own, shared)) ? { path: shared } : undefined;
+      });
+      build.onResolve({ filter: RELATIVE_STUB_PATHS }, (args) => {
+        const match = RELATIVE_STUBS.find((s) => s.path === args.path && s.importer.test(args.importer));
+        if (!match) return undefined;
+        applied.add(`relative ${match.path}`);
+        return { path: match.stub };
+      });
+      build.onEnd(() => {
+        if (clients.size === 0) return undefined;
+        const wants = (client: string | undefined): boolean => client === undefined || clients.has(client);
+        const missing = [
+          ...[...clients].flatMap((client) => [`errors ${client}`, `rules ${client}`]),
+          'partitions',
+          ...RELATIVE_STUBS.filter((s) => wants(s.client)).map((s) => `relative ${s.path}`),
+          ...Object.values(ALIASED).filter((a) => wants(a.client)).map((a) => `stub ${a.stub}`),
+        ].filter((key) => !applied.has(key));
+        const text = (key: string): string => `the SDK trim "${key}" no longer applies (the SDK moved or renamed what it replaces): update scripts/lib/aws-trim/bundle-options.ts`;
+        return { errors: [...new Set(missing)].map((key) => ({ text: text(key) })) };
+      });
+    },
+  };
+}
 
 export const awsBundleOptions = {
   mainFields: ['module', 'main'],
   alias: {
-    // The default credential chain (~110 KB): every client gets credentials or is unsigned.
-    '@aws-sdk/credential-provider-node': stub('credential-provider-node'),
-    // STS's SigV4a-capable signer: STS is only called unsigned, and its identity for a signed
-    // scheme would come from the (stubbed) default chain, which throws before any signer exists.
-    '@aws-sdk/signature-v4-multi-region': stub('signature-v4-multi-region'),
-    // Lambda's per-invocation trace store: empty outside the Lambda runtime.
-    '@aws/lambda-invoke-store': stub('lambda-invoke-store'),
+    ...Object.fromEntries(Object.entries(ALIASED).map(([name, { stub: file }]) => [name, stub(file)])),
     // DEBUG= tracing of the proxy agents.
     debug: stub('debug'),
   },
   // Loaded by the SDK only for event-stream operations (none here), through a dynamic import.
   external: ['@smithy/core/event-streams'],
   legalComments: 'none' as const,
-  plugins: [sdkTrim],
+  // esbuild calls setup once per build: the tripwires count what that one build applied.
+  plugins: [sdkTrim()],
 };
+
+/**
+ * The AWS clients are pinned to exact versions in package.json, and the installed ones are those:
+ * the trimming above was checked against these releases, so a caret range that lets one client
+ * move alone (or a stale node_modules) fails the build. Update all clients in one commit.
+ */
+export function checkClientPins(root: string, readText: (path: string) => string): void {
+  const manifest = JSON.parse(readText(join(root, 'package.json'))) as { devDependencies?: Record<string, string>; dependencies?: Record<string, string> };
+  const declared = { ...manifest.dependencies, ...manifest.devDependencies };
+  const problems: string[] = [];
+  for (const [name, range] of Object.entries(declared)) {
+    if (!name.startsWith('@aws-sdk/client-')) continue;
+    if (!/^\d+\.\d+\.\d+$/.test(range)) problems.push(`${name} is "${range}", not an exact version`);
+    const installed = (JSON.parse(readText(join(root, 'node_modules', name, 'package.json'))) as { version: string }).version;
+    if (installed !== range) problems.push(`${name} ${installed} is installed, package.json pins ${range} (run npm ci)`);
+  }
+  if (problems.length > 0) throw new Error(`AWS clients: ${problems.join('; ')}`);
+}

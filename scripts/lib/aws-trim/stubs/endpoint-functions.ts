@@ -1,7 +1,7 @@
 /**
  * Bundle stand-ins for endpoint rule-set functions that no bundled rule set calls: rules name
  * their functions as data (`fn: "isSet"`), and STS's, ECR's and ECR Public's call only isSet,
- * stringEquals, booleanEquals, getAttr and aws.partition. src/clouds/aws/bundle-options.ts checks
+ * stringEquals, booleanEquals, getAttr and aws.partition. scripts/lib/aws-trim/bundle-options.ts checks
  * every bundled rule set for these names and fails the build if one appears.
  */
 const unbundled =

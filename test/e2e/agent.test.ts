@@ -1,0 +1,114 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
+import { fakeCircleci, foreignCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
+import { seedImage, type SeededImage } from '../support/images.ts';
+import { startRegistry, type Registry } from '../support/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../support/step-runner.ts';
+import { requireTools } from '../support/tools.ts';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Which program mints job tokens, through the packed orb (issue 24): CircleCI's job agent is
+ * `circleci-agent`; `circleci` is its alias, which self-hosted runners may lack and which the
+ * stand-alone CircleCI CLI can shadow. The agent is a FAKE here (it cannot run outside CircleCI),
+ * minting against the local AWS issuer; the foreign `circleci` is a stand-in for that other CLI.
+ */
+const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
+
+const ACCOUNT = '123456789012';
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
+const ECR_PASSWORD = 'ecr-agent-canary-5d2b90';
+const LIFETIME = 8;
+
+describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign circleci', () => {
+  let orb: Orb;
+  let aws: LocalAws;
+  let engine: Engine;
+  let registry: Registry;
+  let image: SeededImage;
+  let agent: FakeCircleci;
+  let foreign: FakeCircleci;
+
+  beforeAll(async () => {
+    orb = loadOrb();
+    [engine, registry] = await Promise.all([startEngine(), startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } })]);
+    image = await seedImage(registry, { name: 'app/api', tag: '1.0', as: { username: 'AWS', password: ECR_PASSWORD } });
+    aws = await startLocalAws({
+      roles: { [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT] } },
+      ecrPassword: ECR_PASSWORD,
+      proxyEndpoints: { [ACCOUNT]: registry.url },
+      lifetimes: { jobTokenSeconds: LIFETIME, stsSeconds: LIFETIME, ecrSeconds: LIFETIME },
+    });
+    agent = fakeCircleci(aws.mintUrl, process.execPath, 'circleci-agent');
+    foreign = foreignCircleci();
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([aws?.stop(), engine?.stop(), registry?.stop()]);
+  });
+
+  /** A job whose PATH starts with `dirs`; its own token lives `tokenSeconds`. */
+  async function job(dirs: string[], tokenSeconds: number): Promise<JobContext> {
+    const context = newJob({ ...aws.endpointEnv(), CIRCLE_OIDC_TOKEN_V2: await aws.mintToken({ expiresInSeconds: tokenSeconds }), AWS_DEFAULT_REGION: 'us-east-1', DOCKER_HOST: engine.dockerHost });
+    context.env.PATH = [...dirs, `${context.cwd}/bin`, context.env.PATH ?? ''].join(':');
+    context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
+    return context;
+  }
+  const login = (context: JobContext) => runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: ACCOUNT }, context);
+  const expiryOf = (context: JobContext) => Number(readFileSync(join(context.cwd, '.regauth', 'helper', 'cache', registry.host), 'utf8').split('\n')[2]);
+  const mints = () => aws.log.filter((e) => e.service === 'issuer' && e.action === 'mint').length;
+
+  it('only circleci-agent on PATH: the login re-mints an expiring token with it, and a later refresh mints with it', async () => {
+    const context = await job([agent.dir], 5);
+    const before = agent.calls().length;
+    const result = await login(context);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain('regauth: OIDC token from circleci-agent run oidc get: ');
+    expect(result.stdout).not.toContain('no renewal');
+    await untilEpoch(expiryOf(context));
+    const minted = mints();
+    const pulled = await runUserStep(context, 'docker pull -q "$IMAGE"', { IMAGE: image.ref });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(mints()).toBe(minted + 1);
+    expect(agent.calls().slice(before)).toEqual([`run oidc get --claims {"aud":"${aws.orgId}"}`, `run oidc get --claims {"aud":"${aws.orgId}"}`]);
+  }, 60_000);
+
+  it('a foreign circleci ahead of circleci-agent: the agent mints, the foreign program is never started', async () => {
+    const context = await job([foreign.dir, agent.dir], 5);
+    const result = await login(context);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain('regauth: OIDC token from circleci-agent run oidc get: ');
+    await untilEpoch(expiryOf(context));
+    const pulled = await runUserStep(context, 'docker pull -q "$IMAGE"', { IMAGE: image.ref });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(foreign.calls()).toEqual([]);
+  }, 60_000);
+
+  it('neither on PATH: the job\'s own token logs in, and the login says once that a refresh cannot renew, and why', async () => {
+    const context = await job([], 600);
+    const result = await login(context);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain('regauth: OIDC token from CIRCLE_OIDC_TOKEN_V2: ');
+    const lines = result.stdout.split('\n').filter((line) => line.includes('no renewal'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^regauth: credentials last until \d\d:\d\d:\d\d UTC, no renewal: neither circleci-agent nor circleci is on PATH$/);
+    expect(lines[0]?.length).toBeLessThanOrEqual(160);
+    expect(result.stderr).toBe('');
+  }, 60_000);
+
+  it('only a foreign circleci: the login says in one line that it is not the agent, and only ever asked it for help', async () => {
+    const before = foreign.calls().length;
+    const context = await job([foreign.dir], 600);
+    const result = await login(context);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const lines = result.stdout.split('\n').filter((line) => line.includes('no renewal'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^regauth: credentials last until \d\d:\d\d:\d\d UTC, no renewal: /);
+    expect(lines[0]?.endsWith(`: ${foreign.dir}/circleci is not CircleCI's job agent (its help offers no --claims), nor is circleci-agent on PATH`)).toBe(true);
+    const asked = foreign.calls().slice(before);
+    expect(asked.length).toBeGreaterThan(0);
+    for (const call of asked) expect(call).toBe('run oidc get --help');
+  }, 60_000);
+});

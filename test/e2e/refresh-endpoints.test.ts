@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startEngine, type Engine } from '../support/engine.ts';
+import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
+import { seedImage, type SeededImage } from '../support/images.ts';
+import { startRegistry, type Registry } from '../support/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../support/step-runner.ts';
+import { requireTools } from '../support/tools.ts';
+
+/**
+ * Issue 25, item 4, as docker runs the helper: after an ecr-oidc-login with refresh, a later step
+ * points the AWS SDK at another local server (as a step set up for LocalStack would) and runs
+ * `docker pull` once the credentials expired. docker starts docker-credential-regauth with that
+ * step's environment; the refresh must still go only to the login's endpoints: the other server
+ * gets no request (so no job token), and the cache holds the login's endpoints' answer. The job
+ * agent is a FAKE (it cannot run outside CircleCI).
+ */
+const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
+
+const ACCOUNT = '123456789012';
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
+const ECR_PASSWORD = 'pinned-e2e-canary-93f1';
+const LIFETIME = 8;
+
+describe.runIf(enabled)("a refresh never follows a later step's AWS endpoints", () => {
+  let orb: Orb;
+  let aws: LocalAws;
+  let engine: Engine;
+  let registry: Registry;
+  let image: SeededImage;
+  let agent: FakeCircleci;
+  let other: Server;
+  let otherUrl = '';
+  const otherRequests: string[] = [];
+
+  beforeAll(async () => {
+    orb = loadOrb();
+    [engine, registry] = await Promise.all([startEngine(), startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } })]);
+    image = await seedImage(registry, { name: 'app/api', tag: '1.0', as: { username: 'AWS', password: ECR_PASSWORD } });
+    aws = await startLocalAws({
+      roles: { [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT] } },
+      ecrPassword: ECR_PASSWORD,
+      proxyEndpoints: { [ACCOUNT]: registry.url },
+      lifetimes: { jobTokenSeconds: LIFETIME, stsSeconds: LIFETIME, ecrSeconds: LIFETIME },
+    });
+    agent = fakeCircleci(aws.mintUrl);
+    // The other server a later step names: it records every request and answers 500.
+    other = createServer((request, response) => {
+      otherRequests.push(`${request.method ?? ''} ${request.url ?? ''}`);
+      request.resume();
+      response.writeHead(500).end('{"message":"not the login endpoint"}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await new Promise((resolve) => other?.close(resolve));
+    await Promise.all([aws?.stop(), engine?.stop(), registry?.stop()]);
+  });
+
+  async function job(): Promise<JobContext> {
+    const context = newJob({ ...aws.endpointEnv(), CIRCLE_OIDC_TOKEN_V2: await aws.mintToken({ expiresInSeconds: LIFETIME }), AWS_DEFAULT_REGION: 'us-east-1', DOCKER_HOST: engine.dockerHost });
+    context.env.PATH = `${agent.dir}:${context.cwd}/bin:${context.env.PATH ?? ''}`;
+    context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
+    return context;
+  }
+
+  it('docker pull in a step with AWS_ENDPOINT_URL* at another server: that server gets nothing, the pull works', async () => {
+    const context = await job();
+    const login = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: ACCOUNT }, context);
+    expect(login.exitCode, login.stderr).toBe(0);
+    const cache = join(context.cwd, '.regauth', 'helper', 'cache', registry.host);
+    await untilEpoch(Number(readFileSync(cache, 'utf8').split('\n')[2]));
+    const sts = aws.count('sts', 'AssumeRoleWithWebIdentity');
+    const mints = agent.calls().length;
+    const elsewhere = { AWS_ENDPOINT_URL: otherUrl, AWS_ENDPOINT_URL_STS: otherUrl, AWS_ENDPOINT_URL_ECR: otherUrl, AWS_ENDPOINT_URL_ECR_PUBLIC: otherUrl };
+    const pulled = await runUserStep(context, 'docker pull -q "$IMAGE"', { IMAGE: image.ref, ...elsewhere });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    expect(otherRequests).toEqual([]);
+    expect(agent.calls().length).toBe(mints + 1);
+    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBe(sts + 1);
+    expect(readFileSync(cache, 'utf8')).toContain(ECR_PASSWORD);
+    expect(Number(readFileSync(cache, 'utf8').split('\n')[2])).toBeGreaterThan(Date.now() / 1000);
+  }, 60_000);
+});
