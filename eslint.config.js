@@ -26,7 +26,7 @@ const layering = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'build/', 'coverage/', 'orb/scripts/generated/'] },
+  { ignores: ['node_modules/', 'dist/', 'build/', 'coverage/', 'orb/scripts/generated/', '.cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -20,9 +20,7 @@ export const layout = (dir: string) => ({
   route: (host: string) => join(dir, 'routes', host),
   cache: (name: string) => join(dir, 'cache', name),
   lock: (group: string) => join(dir, 'locks', `${group}.lock`),
-  state: join(dir, 'state.json'),
   fallbackBin: join(dir, 'bin'),
-  awsConfig: join(dir, 'aws', 'config'),
 });
 
 /**

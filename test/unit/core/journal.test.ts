@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportVariable, journalPath, parseEntry, readJournal, record, restoreLine } from '../../../src/core/journal.ts';
-import { findProfileSection, placeSection, profileNameProblem, profileSection, removeSection } from '../../../src/clouds/aws/profile.ts';
+import { awsConfigFile, findProfileSection, placeSection, profileNameProblem, profileSection, removeSection } from '../../../src/clouds/aws/profile.ts';
 import { installHelper } from '../../../src/refresh/install.ts';
-import { distrust } from '../../../src/refresh/teardown.ts';
+import { distrust, undoJournal } from '../../../src/refresh/teardown.ts';
 
 const home = () => mkdtempSync(join(tmpdir(), 'regauth-journal-'));
 
@@ -30,6 +30,22 @@ describe('the journal', () => {
     expect(entry).toEqual({ kind: 'export', name: 'GOOGLE_APPLICATION_CREDENTIALS', previous: "/it's/mine" });
     expect(restoreLine(entry as Parameters<typeof restoreLine>[0])).toBe("export GOOGLE_APPLICATION_CREDENTIALS='/it'\\''s/mine'");
     expect(restoreLine({ kind: 'export', name: 'AWS_PROFILE' })).toBe('unset AWS_PROFILE');
+  });
+
+  it('a job that ended without logout does not speak for the next: each job\'s exports come back to its own values', async () => {
+    const dir = home();
+    const bashEnv = join(dir, 'bash-env');
+    writeFileSync(bashEnv, '');
+    const jobA = { HOME: dir, BASH_ENV: bashEnv, CIRCLE_BUILD_NUM: '11' };
+    await exportVariable(jobA, 'AWS_PROFILE', 'regauth');
+    // Job B on the same machine, with its own AWS_PROFILE; A never logged out.
+    const jobB = { HOME: dir, BASH_ENV: bashEnv, CIRCLE_BUILD_NUM: '12', AWS_PROFILE: 'job-b-own' };
+    await exportVariable(jobB, 'AWS_PROFILE', 'regauth');
+    writeFileSync(bashEnv, '');
+    const done = await undoJournal(jobB, async () => ({ exitCode: 0, stdout: '', stderr: '' }), undefined);
+    expect(readFileSync(bashEnv, 'utf8')).toBe("export AWS_PROFILE='job-b-own'\n");
+    expect(done.ignored).toEqual(['AWS_PROFILE, exported by another job (11) that ended without logout']);
+    expect(existsSync(journalPath(jobB))).toBe(false);
   });
 
   it('reads hostile lines as nothing, and distrusts records that name what regauth never changes', () => {
@@ -78,6 +94,12 @@ describe('the exported AWS profile section', () => {
       expect(findProfileSection(placed.text, 'ci')).toBeDefined();
       expect(removeSection(placed.text, 'ci', placed.separator, undefined)).toEqual({ text, outcome: 'removed' });
     }
+  });
+
+  it('writes into the file the AWS tools read: AWS_CONFIG_FILE (a leading ~ expanded as they do), else ~/.aws/config', () => {
+    expect(awsConfigFile({ HOME: '/h' })).toBe('/h/.aws/config');
+    expect(awsConfigFile({ HOME: '/h', AWS_CONFIG_FILE: '~/ci/aws-config' })).toBe('/h/ci/aws-config');
+    expect(awsConfigFile({ HOME: '/h', AWS_CONFIG_FILE: '/etc/ci/aws' })).toBe('/etc/ci/aws');
   });
 
   it('leaves a section without regauth\'s marker alone, and names only profiles it can write', () => {
