@@ -9,6 +9,36 @@ import { readRegularFile } from './private-files.ts';
  * again under that guard.
  */
 
+/**
+ * THE staleness rule of every regauth lock. A lock file holds `<pid>` or `<pid> <deadline ms>`.
+ * It is held while its owner lives and its deadline (if any) has not passed. Without a readable
+ * pid it is one being written this instant, unless it has stayed so for STALE_WITHOUT_PID_MS
+ * (a crash or a full disk between create and write). Not a regular file: `foreign` (each lock
+ * decides: refuse it, or remove it without reading).
+ */
+export const STALE_WITHOUT_PID_MS = 5_000;
+
+export type LockState = { state: 'gone' } | { state: 'held'; owner: string } | { state: 'stale' } | { state: 'foreign'; what: string };
+
+export async function lockState(path: string, now: number, isAlive: (pid: number) => boolean): Promise<LockState> {
+  const read = await readRegularFile(path);
+  if (read.kind === 'missing') return { state: 'gone' };
+  if (read.kind === 'wrong-type') return { state: 'foreign', what: read.what };
+  if (read.kind === 'unreadable') {
+    const stat = await fs.lstat(path).catch(() => undefined);
+    if (!stat) return { state: 'gone' };
+    return now - stat.mtimeMs >= STALE_WITHOUT_PID_MS ? { state: 'stale' } : { state: 'held', owner: 'unknown (unreadable lock)' };
+  }
+  const match = /^\s*(\d{1,10})(?:\s+(\d{1,16}))?\s*$/.exec(read.text);
+  if (match?.[1] !== undefined && Number(match[1]) > 0) {
+    const pid = Number(match[1]);
+    if (!isAlive(pid)) return { state: 'stale' };
+    if (match[2] !== undefined && now > Number(match[2])) return { state: 'stale' };
+    return { state: 'held', owner: String(pid) };
+  }
+  return now - read.stat.mtimeMs >= STALE_WITHOUT_PID_MS ? { state: 'stale' } : { state: 'held', owner: 'unknown (no pid yet)' };
+}
+
 /** Whether a process with this pid exists (EPERM: it does, as another user's). */
 export function isProcessAlive(pid: number): boolean {
   try {
@@ -61,5 +91,28 @@ export async function breakStaleLock(lock: string, isStale: (path: string) => Pr
     return true;
   } finally {
     await releaseLockFile(guard, mine);
+  }
+}
+
+/**
+ * Runs `work` holding the O_EXCL lock at `path` (content: this pid), taking over a stale one by
+ * the rule above; something at `path` that is no lock file (a link, a FIFO) is removed unread.
+ * Gives up after `maxWaitMs` (a holder that long has hung) with an error naming the file.
+ */
+export async function withFileLock<T>(path: string, work: () => Promise<T>, maxWaitMs = 30_000): Promise<T> {
+  const mine = String(process.pid);
+  const isStale = async (file: string): Promise<boolean> => {
+    const found = await lockState(file, Date.now(), isProcessAlive);
+    return found.state === 'stale' || found.state === 'foreign';
+  };
+  for (const started = Date.now(); !(await createLockFile(path, mine)); ) {
+    if ((await isStale(path)) && (await breakStaleLock(path, isStale))) continue;
+    if (Date.now() - started > maxWaitMs) throw new Error(`${path} has been held by another process for over ${Math.round(maxWaitMs / 1000)} s: if no regauth step is running, delete it`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  try {
+    return await work();
+  } finally {
+    await releaseLockFile(path, mine);
   }
 }

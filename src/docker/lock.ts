@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.ts';
-import { breakStaleLock, createLockFile, isProcessAlive, releaseLockFile } from '../core/lock-file.ts';
-import { readRegularFile } from '../core/private-files.ts';
+import { breakStaleLock, createLockFile, isProcessAlive, lockState, releaseLockFile, type LockState } from '../core/lock-file.ts';
+export { STALE_WITHOUT_PID_MS } from '../core/lock-file.ts';
 
 /**
  * The lock that serialises regauth's read-modify-write of config.json and its state file: a file
@@ -25,30 +25,13 @@ export const realLockDeps: LockDeps = {
 export const LOCK_FILE = '.regauth.lock';
 const LOCK_POLL_MS = 25;
 const LOCK_MAX_WAIT_MS = 60_000; // a login that holds the lock longer has hung
-/**
- * A lock without a readable pid is taken over once this old: its creator writes the pid
- * microseconds after creating it, so an empty one this old comes from a crash or a full disk.
- */
-export const STALE_WITHOUT_PID_MS = 5_000;
-
-type LockState = { state: 'gone' } | { state: 'held'; owner: string } | { state: 'stale' };
-
-/** How the lock file looks now (pure apart from reading it). Wrong types are refused, never waited on. */
-async function inspect(path: string, deps: LockDeps): Promise<LockState> {
-  const read = await readRegularFile(path);
-  if (read.kind === 'missing') return { state: 'gone' };
-  if (read.kind === 'wrong-type') {
-    throw new UserError(`${path} is ${read.what}, not a lock regauth made: remove it (nothing else uses that name) or set DOCKER_CONFIG to a directory of the job's own`);
+/** How the lock file looks now, by the one rule; a link or a FIFO there is refused, never waited on. */
+async function inspect(path: string, deps: LockDeps): Promise<Exclude<LockState, { state: 'foreign' }>> {
+  const found = await lockState(path, (deps.now ?? Date.now)(), deps.isAlive);
+  if (found.state === 'foreign') {
+    throw new UserError(`${path} is ${found.what}, not a lock regauth made: remove it (nothing else uses that name) or set DOCKER_CONFIG to a directory of the job's own`);
   }
-  const now = (deps.now ?? Date.now)();
-  if (read.kind === 'unreadable') {
-    const stat = await fs.lstat(path).catch(() => undefined);
-    if (!stat) return { state: 'gone' };
-    return now - stat.mtimeMs >= STALE_WITHOUT_PID_MS ? { state: 'stale' } : { state: 'held', owner: 'unknown (unreadable lock)' };
-  }
-  const pid = /^\s*(\d{1,10})\s*$/.exec(read.text)?.[1];
-  if (pid !== undefined && Number(pid) > 0) return deps.isAlive(Number(pid)) ? { state: 'held', owner: pid } : { state: 'stale' };
-  return now - read.stat.mtimeMs >= STALE_WITHOUT_PID_MS ? { state: 'stale' } : { state: 'held', owner: 'unknown (no pid yet)' };
+  return found;
 }
 
 /**

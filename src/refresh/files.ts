@@ -20,9 +20,7 @@ export const layout = (dir: string) => ({
   route: (host: string) => join(dir, 'routes', host),
   cache: (name: string) => join(dir, 'cache', name),
   lock: (group: string) => join(dir, 'locks', `${group}.lock`),
-  state: join(dir, 'state.json'),
   fallbackBin: join(dir, 'bin'),
-  awsConfig: join(dir, 'aws', 'config'),
   /** The job that logged in (src/refresh/job.ts): the helper serves and renews for it alone. */
   job: join(dir, 'job'),
   /** Put there by logout before it removes the directory: no refresh writes once it exists (src/refresh/fence.ts). */

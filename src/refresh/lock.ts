@@ -1,5 +1,4 @@
-import { breakStaleLock, createLockFile, isProcessAlive, releaseLockFile } from '../core/lock-file.ts';
-import { readRegularFile } from '../core/private-files.ts';
+import { breakStaleLock, createLockFile, isProcessAlive, lockState, releaseLockFile } from '../core/lock-file.ts';
 
 /**
  * One refresh per group at a time, whatever number of docker pulls ask at once. The lock file
@@ -20,18 +19,11 @@ export const realGroupLockDeps: GroupLockDeps = {
 };
 
 const POLL_MS = 20;
-/** An empty lock is one being written this instant, unless it has stayed empty this long. */
-const EMPTY_STALE_MS = 1000;
 
-/** Stale: its owner is gone, its deadline passed, or it is not a lock file of ours at all (a link, a FIFO: removed, never read). */
+/** Stale by the one rule (src/core/lock-file.ts); anything at the path that is no lock file (a link, a FIFO) is removed, never read. */
 async function isStale(path: string, deps: GroupLockDeps): Promise<boolean> {
-  const read = await readRegularFile(path);
-  if (read.kind === 'missing') return false;
-  if (read.kind !== 'text') return true;
-  const text = read.text.trim();
-  if (text === '') return deps.now() - read.stat.mtimeMs > EMPTY_STALE_MS;
-  const [pid, deadline] = text.split(' ').map(Number);
-  return !Number.isInteger(pid) || (pid ?? 0) <= 0 || !deps.isAlive(pid ?? 0) || deps.now() > (deadline ?? 0);
+  const found = await lockState(path, deps.now(), deps.isAlive);
+  return found.state === 'stale' || found.state === 'foreign';
 }
 
 /** The longest a refresh holds its group's lock (its whole deadline); logout waits this long at most. */

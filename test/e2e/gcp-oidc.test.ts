@@ -3,12 +3,12 @@ import { dirname, join } from 'node:path';
 import { ExternalAccountClient } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createArgvShims, type ArgvShims } from '../support/canary.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startEngine, type Engine } from '../../testbed/engine.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * regauth/gcp-oidc-login end to end: the packed dist/orb.yml run as CircleCI runs it, against the

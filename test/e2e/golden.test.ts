@@ -1,15 +1,15 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { freePort } from '../support/ports.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startEngine, type Engine } from '../../testbed/engine.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { freePort } from '../../testbed/ports.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * Golden output: what a user reads in the step log for each command's success and its most common

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { removeAllImages, startEngine, type Engine } from '../support/engine.ts';
-import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.ts';
-import { seedImages } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, type JobContext, type Orb } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { removeAllImages, startEngine, type Engine } from '../../testbed/engine.ts';
+import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../testbed/fault-proxy.ts';
+import { seedImages } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * The pull plan through the packed orb, a real engine and a real registry behind the fault proxy.

@@ -2,13 +2,13 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startEngine, type Engine } from '../../testbed/engine.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * A job's credentials belong to that job (issue 25, items 1 and 2), through the packed orb, a real
@@ -22,7 +22,7 @@ const ACCOUNT = '123456789012';
 const ACCOUNT_B = '222222222222';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
 const ECR_PASSWORD = 'ecr-jobs-canary-51c0e9';
-/** Every session token the local STS issues starts so (test/support/aws/state.ts). */
+/** Every session token the local STS issues starts so (testbed/aws/state.ts). */
 const STS_TOKEN_CANARY = 'IQoJb3JpZ2luX2Vj';
 const LIFETIME = 8;
 const NOT_FOUND = 'credentials not found in native keychain\n';

@@ -1,15 +1,15 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { issueDockerTls, type DockerTls } from '../support/docker-tls.ts';
-import { imagesIn, startEngine, type Engine } from '../support/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { freePort } from '../support/ports.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { imagesIn, startEngine, type Engine } from '../../testbed/engine.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { freePort } from '../../testbed/ports.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * Remote docker, as setup_remote_docker's engines were reached (issue 24): a real dockerd listening

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { startMachineNamespace, type MachineNamespace, type NamespaceUser } from '../support/machine-namespace.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * The real system routes of docker-credential-regauth, with no test override: root installs into

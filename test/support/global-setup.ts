@@ -22,7 +22,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { helperScript, HELPER_NAME } from '../../src/refresh/helper-script.ts';
-import { mountsUnder, RUN_ROOT_VARIABLE } from './tempdir.ts';
+import { mountsUnder, RUN_ROOT_VARIABLE } from '../../testbed/tempdir.ts';
 import { spawnSync } from 'node:child_process';
 
 const SYSTEM_BIN = '/usr/local/bin';
