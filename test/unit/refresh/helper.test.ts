@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatEntry } from '../../../src/refresh/cache.ts';
+import { fenceOff, removeFenced } from '../../../src/refresh/fence.ts';
 import { helperMain, hostFromServerUrl, type HelperIo } from '../../../src/refresh/helper.ts';
 import { remote } from '../../../src/core/output.ts';
 import { helperScript } from '../../../src/refresh/helper-script.ts';
@@ -87,6 +88,41 @@ describe('helperMain', () => {
     expect(await helperMain(['get'], h.refreshers, h.io)).toBe(0);
     expect(JSON.parse(h.out.join(''))).toEqual({ ServerURL: HOST, Username: 'AWS', Secret: 'cached-secret' });
     expect([h.calls.length, h.refreshes(), h.err]).toEqual([0, 0, []]);
+  });
+
+  it('answers another job "credentials not found" with one line: no cached answer, no job token minted', async () => {
+    const h = harness();
+    h.seed('cached-secret', nowS() + 600, nowS() + 900);
+    const other = { ...h.io, env: { ...h.io.env, CIRCLE_BUILD_NUM: '4711', CIRCLE_PROJECT_REPONAME: 'another-project' } };
+    expect(await helperMain(['get', HOST], h.refreshers, other)).toBe(1);
+    expect(h.out.join('')).toBe('credentials not found in native keychain\n');
+    expect(h.err).toHaveLength(1);
+    expect(h.err[0]).toMatch(/^regauth: the credential helper was set up by another CircleCI job that ended without regauth\/logout/);
+    h.seed('cached-secret', nowS() - 1, nowS() + 900);
+    expect(await helperMain(['aws-credentials', h.recipe.group], h.refreshers, other)).toBe(1);
+    expect([h.calls.length, h.refreshes()]).toEqual([0, 0]);
+    expect(h.out.join('')).not.toContain('cached-secret');
+  });
+
+  it('writes nothing once logout fenced the directory off, and never re-creates it', async () => {
+    let finish = (): void => undefined;
+    const h = harness({
+      refresh: () => new Promise((resolve) => (finish = () => resolve({ registries: [{ host: HOST, username: 'AWS', secret: 'late-secret', expiresAt: new Date(Date.now() + 3600_000) }], secrets: ['late-secret'] }))),
+    });
+    h.seed('old-secret', nowS() - 1, nowS() + 200);
+    const asking = helperMain(['get', HOST], h.refreshers, h.io);
+    while (h.refreshes() === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    let loggedOut = false;
+    const logout = fenceOff(h.dir).then(() => removeFenced(h.dir)).then(() => (loggedOut = true));
+    while (!existsSync(join(h.dir, 'fenced'))) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Logout waits for the refresh holding the group's lock.
+    expect(loggedOut).toBe(false);
+    finish();
+    await Promise.all([asking, logout]);
+    expect(existsSync(h.dir)).toBe(false);
+    // A refresh starting after logout finds no lock directory and makes none.
+    expect(await helperMain(['get', HOST], h.refreshers, h.io)).toBe(1);
+    expect(existsSync(h.dir)).toBe(false);
   });
 
   it('refreshes a stale entry with a job token of the recipe\'s audience, once for concurrent gets', async () => {
