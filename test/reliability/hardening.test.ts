@@ -4,7 +4,7 @@
  * through the packed orb, against registries and endpoints of the test's own on 127.0.0.1.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,9 @@ import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { canaryValue, type Canary } from '../support/canary.ts';
 import { listenOnLoopback, waitFor } from '../../testbed/ports.ts';
 import { SuiteRecorder, type ScenarioHandle } from '../support/reliability-report.ts';
-import { loadOrb, runOrbCommand, type CommandResult, type ParameterValue } from '../../testbed/step-runner.ts';
+import { loadOrb, runOrbCommand, runUserStep, type CommandResult, type ParameterValue } from '../../testbed/step-runner.ts';
+import { fakeCircleci } from '../../testbed/fake-circleci.ts';
+import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
 import { makeTempDir } from '../../testbed/tempdir.ts';
 import { requireTools } from '../../testbed/tools.ts';
 import { labJob, observe, stderrLines, type LabJob, type Observation } from './harness.ts';
@@ -113,6 +115,32 @@ function age(file: string, seconds: number): void {
 }
 
 const LOCK_ROUNDS = 2;
+
+/** The ECR host the lab's STS-backed logins serve (the first scripted registry). */
+function registryHost(lab: Lab): string {
+  return lab.registries[0]?.host ?? '';
+}
+
+/** Moves every cached entry's refresh time into the past: the next get refreshes (as hours into a job). */
+function dueForRenewal(helper: string): void {
+  const cache = join(helper, 'cache');
+  for (const name of readdirSync(cache)) {
+    const [, ...rest] = readFileSync(join(cache, name), 'utf8').split('\n');
+    writeFileSync(join(cache, name), ['1', ...rest].join('\n'), { mode: 0o600 });
+  }
+}
+
+/** Every regular file under `dir` holding one of `canaries`. */
+function filesHolding(dir: string, canaries: readonly string[]): string[] {
+  const found: string[] = [];
+  const walk = (path: string): void => {
+    const stat = lstatSync(path);
+    if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+    else if (stat.isFile() && canaries.some((canary) => readFileSync(path, 'latin1').includes(canary))) found.push(path);
+  };
+  walk(dir);
+  return found;
+}
 
 /** node processes whose working directory is `cwd` (the steps of one job). */
 function nodeProcessesIn(cwd: string): number {
@@ -335,6 +363,60 @@ function rows(): Row[] {
         const restored = config(target).auths?.[registry.host];
         scenario.tally({ entriesLost: restored && JSON.stringify(restored) === JSON.stringify(own) ? 0 : 1 });
         expect(restored).toEqual(own);
+      },
+    },
+    {
+      name: 'a refresh held by a slow STS while logout runs: once both end, nothing of the helper and no secret is on disk',
+      needs: 'ecr-oidc-login',
+      run: async (lab, scenario) => {
+        const cli = fakeCircleci(lab.aws.mintUrl);
+        const target = job({ ...(await awsEnv(lab)) });
+        target.env.PATH = `${cli.dir}:${target.cwd}/bin:${target.env.PATH ?? ''}`;
+        expect((await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, export_credentials: true }, target)).exitCode).toBe(0);
+        const helper = join(target.env.HOME ?? target.cwd, '.regauth', 'helper');
+        dueForRenewal(helper);
+        const held = lab.aws.holdNext('sts');
+        let asking: Promise<unknown> | undefined;
+        try {
+          asking = runUserStep(target, 'printf %s "$HOST" | docker-credential-regauth get', { HOST: registryHost(lab) });
+          await held.arrived;
+          let done = false;
+          const logout = runOrbCommand(orb, 'logout', {}, target).finally(() => (done = true));
+          await waitFor(async () => (done || existsSync(join(helper, 'fenced')) ? true : undefined), { what: 'logout to begin', intervalMs: 20 });
+          held.release();
+          expect((await logout).exitCode).toBe(0);
+        } finally {
+          held.release();
+          await asking;
+        }
+        scenario.tally({ faultsInjected: 1, faultsSurvived: existsSync(helper) ? 0 : 1 });
+        expect(existsSync(helper)).toBe(false);
+        expect(filesHolding(target.cwd, [ECR_PASSWORD, 'IQoJb3JpZ2luX2Vj'])).toEqual([]);
+      },
+    },
+    {
+      name: 'a helper another job left without logout: the next job gets "credentials not found", mints nothing, and its login clears it',
+      needs: 'ecr-oidc-login',
+      run: async (lab, scenario) => {
+        const cli = fakeCircleci(lab.aws.mintUrl);
+        const first = job({ ...(await awsEnv(lab)) });
+        first.env.PATH = `${cli.dir}:${first.cwd}/bin:${first.env.PATH ?? ''}`;
+        expect((await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE }, first)).exitCode).toBe(0);
+        const own = job({ ...(await awsEnv(lab)) });
+        const shared = ['HOME', 'DOCKER_CONFIG', 'PATH', SYSTEM_ROOT_OVERRIDE];
+        const next = { ...own, cwd: first.cwd, dockerConfig: first.dockerConfig, env: { ...own.env, ...Object.fromEntries(shared.map((name) => [name, first.env[name] ?? ''])) } };
+        const helper = join(first.env.HOME ?? first.cwd, '.regauth', 'helper');
+        dueForRenewal(helper);
+        const requests = lab.aws.log.length;
+        const asked = await runUserStep(next, 'printf %s "$HOST" | docker-credential-regauth get', { HOST: registryHost(lab) });
+        scenario.tally({ hostileInputs: 1, secretsPlanted: 1, leaksFound: asked.stdout.includes(ECR_PASSWORD) ? 1 : 0 });
+        expect([asked.exitCode, asked.stdout]).toEqual([1, 'credentials not found in native keychain\n']);
+        expect(asked.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+        expect(lab.aws.log.slice(requests)).toEqual([]);
+        expect((await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE }, next)).exitCode).toBe(0);
+        expect(readFileSync(join(helper, 'job'), 'utf8')).toContain(`/${next.env.CIRCLE_BUILD_NUM}/`);
+        expect((await runOrbCommand(orb, 'logout', {}, next)).exitCode).toBe(0);
+        expect(existsSync(helper)).toBe(false);
       },
     },
     {
