@@ -89,7 +89,8 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
         return await serve(dir, argument, awsEntryName(argument), 'the exported AWS profile', refreshers, io, redactor, speaker);
       }
       case 'store':
-        if (await foreign()) return notThisJob(io, speaker, 'docker login');
+        // docker login shows this text: say what to do rather than docker's "not found".
+        if (await foreign()) return fail(io, 'regauth: docker-credential-regauth here belongs to another CircleCI job that ended without regauth/logout; run regauth/logout or a regauth login first', speaker);
         return await store(dir, await io.stdin(), io);
       case 'erase': {
         const host = hostFromServerUrl(await io.stdin());

@@ -100,6 +100,9 @@ describe('helperMain', () => {
     expect(h.err[0]).toMatch(/^regauth: the credential helper was set up by another CircleCI job that ended without regauth\/logout/);
     h.seed('cached-secret', nowS() - 1, nowS() + 900);
     expect(await helperMain(['aws-credentials', h.recipe.group], h.refreshers, other)).toBe(1);
+    // docker login of that job: refused with what to do, nothing stored in the other job's helper.
+    expect(await helperMain(['store'], h.refreshers, { ...other, stdin: async () => JSON.stringify({ ServerURL: 'new.example', Username: 'u', Secret: 'p' }) })).toBe(1);
+    expect(existsSync(join(h.dir, 'cache', 'new.example'))).toBe(false);
     expect([h.calls.length, h.refreshes()]).toEqual([0, 0]);
     expect(h.out.join('')).not.toContain('cached-secret');
   });
