@@ -275,7 +275,7 @@ describe.runIf(enabled)('regauth/pull on long, large and hostile pulls', () => {
         { REGAUTH_DOCKERHUB_AUTH_URL: `${base}/token`, REGAUTH_DOCKERHUB_REGISTRY_URL: base },
       );
       const lines = result.stdout.split('\n');
-      const budget = lines.indexOf("Docker Hub pull budget: 1 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address, source 198.51.100.7)");
+      const budget = lines.indexOf("regauth: Docker Hub pull budget: 1 of 100 pulls left per 6 hours (anonymous: counted against this job's IP address, source 198.51.100.7)");
       const warning = lines.findIndex((line) => line.startsWith('regauth: warning: Docker Hub pull budget: only 1 left and this step makes 2 Docker Hub pulls (one per image and architecture)'));
       const firstOutcome = lines.findIndex((line) => /^[✔✘] /.test(line));
       expect(budget, result.stdout).toBeGreaterThanOrEqual(0);

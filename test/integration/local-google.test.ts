@@ -1,3 +1,4 @@
+import { unmarked } from '../../src/core/output.ts';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -117,7 +118,8 @@ describe('local Google, seen by google-auth-library (and gcloud where installed)
     const minted = await mintGoogleAccessToken(settings(), await google.mintToken(), {
       timeoutMs: 300,
       retryDeps: { sleep: async () => undefined, random: () => 0 },
-      onRetry: (_op, attempt, verdict) => retried.push(`${attempt} ${verdict.reason}`),
+      // The reason carries remote() markers (rendered by the Reporter); the words are what count here.
+      onRetry: (_op, attempt, verdict) => retried.push(`${attempt} ${unmarked(verdict.reason)}`),
     });
     expect(minted.kind).toBe('impersonated');
     expect(google.count('sts')).toBe(2);
