@@ -3,7 +3,7 @@
  * (no node, no fork) while an entry is fresh, and otherwise runs regauth's refresh code with the
  * node that ran the login. The script names no job: it finds its directory through $HOME, so
  * every job on a machine can share one installed copy; it answers only the job that logged in
- * (the identity of src/refresh/job.ts, built from the same variables in the same order).
+ * (the journal's job id, src/core/journal.ts `jobId`, derived from the same variables).
  */
 export const HELPER_NAME = 'docker-credential-regauth';
 export const HELPER_MARKER = '# regauth credential helper';
@@ -14,11 +14,15 @@ ${HELPER_MARKER}: docker's credential helper for the registries regauth logged i
 # AWS credential_process of its exported profile. Written by regauth; regauth/logout removes it.
 dir="\${HOME:-/nonexistent}/.regauth/helper"
 now=\${EPOCHSECONDS:-$(date +%s)}
-job="\${CIRCLE_WORKFLOW_JOB_ID-}/\${CIRCLE_BUILD_NUM-}/\${CIRCLE_PROJECT_USERNAME-}/\${CIRCLE_PROJECT_REPONAME-}"
+job=\${CIRCLE_WORKFLOW_JOB_ID:-\${CIRCLE_BUILD_NUM-}}
+job=\${job#"\${job%%[![:space:]]*}"}
+job=\${job%"\${job##*[![:space:]]}"}
+[[ $job =~ ^[A-Za-z0-9-]{1,64}$ ]] || job=
 ours() {
-  local owner=
-  [[ -f $dir/job && ! -L $dir/job && -O $dir/job ]] && IFS= read -r owner <"$dir/job"
-  [[ -n $owner && $owner == "$job" ]]
+  local owner
+  [[ -f $dir/job && ! -L $dir/job && -O $dir/job ]] || return 1
+  IFS= read -r owner <"$dir/job" || return 1
+  [[ $owner == "$job" ]]
 }
 foreign() {
   printf 'regauth: the credential helper was set up by another CircleCI job that ended without regauth/logout; nothing for %s\\n' "$1" >&2

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { readJournal, record } from '../core/journal.ts';
+import { jobId, readJournal, record } from '../core/journal.ts';
 import { ownedByUs } from '../core/private-files.ts';
 import { dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig } from '../docker/config.ts';
 import type { Env } from '../inputs/common.ts';
@@ -12,12 +12,12 @@ import { layout, readOwned, writeAtomic } from './files.ts';
  * docker's config; the next job, of any project, would otherwise get its cached passwords and
  * have its own job token exchanged for the first job's role under the first job's session name.
  *
- * A job is named by variables CircleCI sets in every step's environment, which docker hands to
- * the helper: the workflow job id (unique per job run), and the build number with its project
- * (unique per project). The bash helper (helper-script.ts) joins the same four the same way.
+ * A job is named as the journal names it (`jobId`: CircleCI's workflow job id, unique per job
+ * run, else the build number), from variables CircleCI sets in every step's environment, which
+ * docker hands to the helper. The bash helper (helper-script.ts) derives it the same way.
  */
 export function jobIdentity(env: Env): string {
-  return [env.CIRCLE_WORKFLOW_JOB_ID, env.CIRCLE_BUILD_NUM, env.CIRCLE_PROJECT_USERNAME, env.CIRCLE_PROJECT_REPONAME].map((value) => value ?? '').join('/');
+  return jobId(env);
 }
 
 /** Whether the helper directory `dir` was set up by the job `env` belongs to. */

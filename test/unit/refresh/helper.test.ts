@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatEntry } from '../../../src/refresh/cache.ts';
 import { fenceOff, removeFenced } from '../../../src/refresh/fence.ts';
+import { bindToJob, isLoginsJob } from '../../../src/refresh/job.ts';
 import { helperMain, hostFromServerUrl, type HelperIo } from '../../../src/refresh/helper.ts';
 import { remote } from '../../../src/core/output.ts';
 import { helperScript } from '../../../src/refresh/helper-script.ts';
@@ -43,7 +44,7 @@ function harness(options: { mint?: 'ok' | 'missing'; refresh?: () => Promise<Min
   recipe.group = groupId(recipe);
   for (const sub of ['recipes', 'routes', 'cache', 'locks']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
   // The login's job (io.env below names none of CircleCI's variables).
-  writeFileSync(join(dir, 'job'), '///\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'job'), '\n', { mode: 0o600 });
   writeFileSync(join(dir, 'recipes', `${recipe.group}.json`), JSON.stringify(recipe), { mode: 0o600 });
   writeFileSync(join(dir, 'routes', HOST), `${recipe.group}\n`, { mode: 0o600 });
   const refreshers: Refreshers = {
@@ -93,7 +94,7 @@ describe('helperMain', () => {
   it('answers another job "credentials not found" with one line: no cached answer, no job token minted', async () => {
     const h = harness();
     h.seed('cached-secret', nowS() + 600, nowS() + 900);
-    const other = { ...h.io, env: { ...h.io.env, CIRCLE_BUILD_NUM: '4711', CIRCLE_PROJECT_REPONAME: 'another-project' } };
+    const other = { ...h.io, env: { ...h.io.env, CIRCLE_WORKFLOW_JOB_ID: 'e4a1c0de-0000-4000-8000-000000004711' } };
     expect(await helperMain(['get', HOST], h.refreshers, other)).toBe(1);
     expect(h.out.join('')).toBe('credentials not found in native keychain\n');
     expect(h.err).toHaveLength(1);
@@ -228,6 +229,29 @@ describe('the bash helper script', () => {
     const run = spawnSync(script, ['get'], { input: `https://${HOST}`, env: { HOME: h.home, PATH: '/nonexistent' }, encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ Secret: 'cached-secret' });
+  });
+  it('answers from its cache exactly when the asking job is the one that logged in, as node judges it', async () => {
+    const ids: Record<string, string>[] = [
+      {},
+      { CIRCLE_BUILD_NUM: '4001' },
+      { CIRCLE_BUILD_NUM: '4002' },
+      { CIRCLE_BUILD_NUM: ' 4001' },
+      { CIRCLE_WORKFLOW_JOB_ID: 'e4a1c0de-0000-4000-8000-000000000001', CIRCLE_BUILD_NUM: '4001' },
+      { CIRCLE_WORKFLOW_JOB_ID: 'e4a1c0de-0000-4000-8000-000000000002', CIRCLE_BUILD_NUM: '4001' },
+      { CIRCLE_WORKFLOW_JOB_ID: '', CIRCLE_BUILD_NUM: '4001' },
+      { CIRCLE_WORKFLOW_JOB_ID: 'a b' },
+      { CIRCLE_WORKFLOW_JOB_ID: 'x'.repeat(65) },
+    ];
+    const h = harness();
+    const script = scriptIn(h.home);
+    h.seed('cached-secret', Math.floor(Date.now() / 1000) + 600, Math.floor(Date.now() / 1000) + 900);
+    for (const login of ids) {
+      await bindToJob(h.dir, login);
+      for (const asking of ids) {
+        const run = spawnSync(script, ['get'], { input: HOST, env: { HOME: h.home, PATH: '/nonexistent', ...asking }, encoding: 'utf8' });
+        expect([JSON.stringify(login), JSON.stringify(asking), run.status]).toEqual([JSON.stringify(login), JSON.stringify(asking), (await isLoginsJob(h.dir, asking)) ? 0 : 1]);
+      }
+    }
   });
   it('hands a stale entry to node, and says so when regauth\'s files are gone', () => {
     const h = harness();
