@@ -105,7 +105,7 @@ async function serveRefreshing(
       durationSeconds: inputs.sessionDurationSeconds,
       settings: awsSettings(env),
     },
-    registries: logins.map((login, index) => ({ host: hosts[index] ?? login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt ?? new Date(issuedAtMs + 12 * 3600_000) })),
+    registries: logins.map((login, index) => ({ host: hosts[index] ?? login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt })),
     awsCredentials: credentials,
     bundleSource: source,
     issuedAtMs,
