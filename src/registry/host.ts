@@ -61,9 +61,20 @@ export function parseRegistryHost(value: string): RegistryTarget | { error: stri
   return { host: lower, serverArgument: lower, configKey: lower, kind: kindOf(hostPart) };
 }
 
+/** <location>-docker.pkg.dev, e.g. us-docker.pkg.dev, europe-west1-docker.pkg.dev. */
+const ARTIFACT_REGISTRY = /^[a-z][a-z0-9-]*[a-z0-9]-docker\.pkg\.dev$/;
+
+/**
+ * Whether Google serves docker images at the target and takes its OAuth tokens there: Artifact
+ * Registry, or Container Registry (gcr.io and every *.gcr.io, e.g. marketplace.gcr.io).
+ */
+export function isGoogleRegistry(target: RegistryTarget): boolean {
+  return target.kind === 'gcr' || target.kind === 'artifact-registry';
+}
+
 function kindOf(host: string): RegistryKind {
   if (host === 'gcr.io' || host.endsWith('.gcr.io')) return 'gcr';
-  if (host.endsWith('-docker.pkg.dev')) return 'artifact-registry';
+  if (ARTIFACT_REGISTRY.test(host)) return 'artifact-registry';
   if (host.endsWith('.azurecr.io') || host.endsWith('.azurecr.cn') || host.endsWith('.azurecr.us')) return 'acr';
   if (host === 'quay.io') return 'quay';
   if (host === 'ghcr.io') return 'ghcr';
