@@ -6,7 +6,7 @@ import { goQuoted, helperFor, registerDockerCredentials, savedSecrets, secretFor
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pullDocker, PULL_WATCH_TICK_MS } from '../../src/pull/docker.ts';
+import { pullDocker, PULL_WATCH_TICK_MS } from '../../src/pull/docker-pull.ts';
 import { budgetWarning } from '../../src/pull/ratelimit.ts';
 import { PullStalled, stallDeadlineMs } from '../../src/pull/stall.ts';
 import { classifyPullError } from '../../src/pull/classify.ts';
