@@ -5,7 +5,8 @@ import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryPolicy } from '../core/retry.ts';
 import type { Env } from '../inputs/common.ts';
-import { awsEntryName, awsProcessAnswer, dockerAnswer, hostEntryName, isFresh, isUsable, parseEntry, readEntry, writeEntry, type CacheEntry } from './cache.ts';
+import { dockerAnswer, hostFromServerUrl, NOT_FOUND } from './docker-protocol.ts';
+import { awsEntryName, awsProcessAnswer, hostEntryName, isFresh, isUsable, parseEntry, readEntry, writeEntry, type CacheEntry } from './cache.ts';
 import { helperDir, layout, readOwned } from './files.ts';
 import { acquireGroupLock, realGroupLockDeps, type GroupLockDeps } from './lock.ts';
 import { refreshAtSeconds } from './margin.ts';
@@ -53,11 +54,6 @@ export function realHelperIo(): HelperIo {
   };
 }
 
-/** The server URL docker passes, as the host key regauth files its entries under. */
-export function hostFromServerUrl(server: string): string {
-  return server.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-}
-
 export async function helperMain(args: readonly string[], refreshers: Refreshers, io: HelperIo = realHelperIo()): Promise<number> {
   const redactor = new Redactor();
   // The same rendering as every step's lines: redacted, stripped, remote text quoted and cut after redaction.
@@ -69,12 +65,12 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
     switch (command) {
       case 'get': {
         const host = hostFromServerUrl(argument || (await io.stdin()));
-        if (!isValidHost(host)) return fail(io, 'credentials not found in native keychain');
+        if (!isValidHost(host)) return fail(io, NOT_FOUND);
         const group = (await readOwned(layout(dir).route(host)))?.trim();
         if (!group || !GROUP.test(group)) {
           const stored = await readEntry(dir, hostEntryName(host));
           if (isUsable(stored, io.now())) return answer(io, stored.answer);
-          return fail(io, 'credentials not found in native keychain');
+          return fail(io, NOT_FOUND);
         }
         return await serve(dir, group, hostEntryName(host), `the registry ${host}`, refreshers, io, redactor, speaker);
       }
