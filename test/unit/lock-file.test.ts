@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { breakStaleLock, createLockFile, isProcessAlive, releaseLockFile } from '../../src/core/lock-file.ts';
+import { breakStaleLock, createLockFile, inspectLock, isProcessAlive, releaseLockFile, STALE_WITHOUT_PID_MS } from '../../src/core/lock-file.ts';
 import { acquireGroupLock } from '../../src/refresh/lock.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'regauth-lockfile-'));
@@ -37,6 +37,26 @@ describe('the shared lock file', () => {
     const stale = async (path: string) => existsSync(path) && !isProcessAlive(Number(readFileSync(path, 'utf8')));
     expect(await breakStaleLock(lock, stale)).toBe(false);
     expect(await breakStaleLock(lock, stale)).toBe(true);
+  });
+});
+
+describe('the one staleness rule (docker config lock and refresh group lock alike)', () => {
+  it('judges a lock by its owner, its deadline, and how long it has had no pid', async () => {
+    const lock = join(dir(), 'x.lock');
+    const at = (clock: number, alive = true) => inspectLock(lock, { now: () => clock, isAlive: () => alive, sleep: async () => undefined });
+    writeFileSync(lock, '');
+    const written = Date.now();
+    expect(await at(written + STALE_WITHOUT_PID_MS - 1000)).toEqual({ state: 'held', owner: 'unknown (no pid yet)' });
+    expect(await at(written + STALE_WITHOUT_PID_MS + 1000)).toEqual({ state: 'stale' });
+    writeFileSync(lock, '4242');
+    expect(await at(written)).toEqual({ state: 'held', owner: '4242' });
+    expect(await at(written, false)).toEqual({ state: 'stale' });
+    writeFileSync(lock, `4242 ${written + 1000}\n`);
+    expect(await at(written)).toEqual({ state: 'held', owner: '4242' });
+    expect(await at(written + 1001)).toEqual({ state: 'stale' });
+    const fifo = join(dir(), 'fifo.lock');
+    execFileSync('mkfifo', [fifo]);
+    expect(await inspectLock(fifo, { isAlive: () => true, sleep: async () => undefined })).toEqual({ state: 'foreign', what: 'a named pipe' });
   });
 });
 
