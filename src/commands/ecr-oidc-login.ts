@@ -3,9 +3,7 @@ import { exportProfile, staticCredentialsPath, writeStaticCredentials } from '..
 import type { CommandMain } from '../core/cli.ts';
 import { fetchEcrLogins } from '../clouds/aws/ecr-login.ts';
 import { dockerLoginEcr, loginToEcrRegistries } from './shared/ecr-docker-login.ts';
-import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
-import { helperMain as runHelper } from '../refresh/helper.ts';
-import { announceServed, dockerEnvWithHelper, planRefresh, refreshingCredentialProcess, serveThroughHelper } from '../refresh/setup.ts';
+import { announceServed, awsSettings, dockerEnvWithHelper, planRefresh, refreshAwsEcr, refreshingCredentialProcess, runHelper, serve } from '../refresh/index.ts';
 import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
@@ -90,7 +88,7 @@ async function serveRefreshing(
     if ('error' in target) throw new UserError(`ECR answered a proxyEndpoint host that ${target.error}; nothing was logged in to it`);
     hosts.push(target.host);
   }
-  const served = await serveThroughHelper({
+  const served = await serve({
     env,
     run: runProcess,
     recipe: {

@@ -22,9 +22,7 @@ import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { exportVariable, record } from '../core/journal.ts';
 import { loginWithRetry } from '../docker/login.ts';
-import { refreshGcp, gcpSettings } from '../refresh/gcp.ts';
-import { helperMain as runHelper } from '../refresh/helper.ts';
-import { announceServed, dockerEnvWithHelper, planRefresh, serveThroughHelper, type Served } from '../refresh/setup.ts';
+import { announceServed, dockerEnvWithHelper, gcpSettings, planRefresh, refreshGcp, runHelper, serve, type Served } from '../refresh/index.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
 import { claimsDetail, decodeTokenClaims, mintAudience, obtainOidcToken, type Diagnosis, type TokenClaims } from '../job-token/index.ts';
@@ -109,7 +107,7 @@ export const REFRESH_MAPPING_WARNING =
 /** refresh on: the registries are served by docker-credential-regauth, which mints again near expiry. */
 async function serveRefreshing(inputs: GcpOidcInputs, strategy: { bundle: string; audience: string }, minted: GoogleAccessToken, issuedAtMs: number, env: Env): Promise<Served> {
   const hosts = inputs.registries.map((target) => target.host);
-  return serveThroughHelper({
+  return serve({
     env,
     run: runProcess,
     recipe: {
