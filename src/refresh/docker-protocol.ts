@@ -4,6 +4,8 @@
  * Pure: where the answers come from is the refresh engine's business (src/refresh/helper.ts).
  */
 
+import { isValidHost } from './recipe.ts';
+
 /** The answer that means "no credentials for this server" (the bash helper gives it too). */
 export const NOT_FOUND = 'credentials not found in native keychain';
 
@@ -15,4 +17,33 @@ export function hostFromServerUrl(server: string): string {
 /** docker's credential-helper answer to `get`. */
 export function dockerAnswer(host: string, username: string, secret: string): string {
   return JSON.stringify({ ServerURL: host, Username: username, Secret: secret });
+}
+
+/** `store`: docker hands over {"ServerURL","Username","Secret"}; undefined when it is not that. */
+export function parseStoreRequest(input: string): { host: string; username: string; secret: string } | undefined {
+  let parsed: { ServerURL?: unknown; Username?: unknown; Secret?: unknown };
+  try {
+    parsed = JSON.parse(input) as typeof parsed;
+  } catch {
+    return undefined;
+  }
+  const host = hostFromServerUrl(String(parsed?.ServerURL ?? ''));
+  if (!isValidHost(host) || typeof parsed.Username !== 'string' || typeof parsed.Secret !== 'string') return undefined;
+  return { host, username: parsed.Username, secret: parsed.Secret };
+}
+
+export const STORE_USAGE = 'regauth: store expects {"ServerURL","Username","Secret"} on stdin';
+
+/** `list`: host → user name, from the `get` answers regauth holds (a damaged one is left out). */
+export function listAnswer(answers: ReadonlyMap<string, string>): string {
+  const out: Record<string, string> = {};
+  for (const [host, answer] of answers) {
+    if (!isValidHost(host)) continue;
+    try {
+      out[host] = String((JSON.parse(answer) as { Username?: unknown }).Username ?? '');
+    } catch {
+      // a damaged entry is not listed
+    }
+  }
+  return JSON.stringify(out);
 }

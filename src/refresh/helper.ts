@@ -5,7 +5,7 @@ import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryPolicy } from '../core/retry.ts';
 import type { Env } from '../inputs/common.ts';
-import { dockerAnswer, hostFromServerUrl, NOT_FOUND } from './docker-protocol.ts';
+import { dockerAnswer, hostFromServerUrl, listAnswer, NOT_FOUND, parseStoreRequest, STORE_USAGE } from './docker-protocol.ts';
 import { awsEntryName, awsProcessAnswer, hostEntryName, isFresh, isUsable, parseEntry, readEntry, writeEntry, type CacheEntry } from './cache.ts';
 import { helperDir, layout, readOwned } from './files.ts';
 import { acquireGroupLock, realGroupLockDeps, type GroupLockDeps } from './lock.ts';
@@ -211,39 +211,30 @@ async function refreshGroup(
 }
 
 async function store(dir: string, input: string, io: HelperIo): Promise<number> {
-  let parsed: { ServerURL?: unknown; Username?: unknown; Secret?: unknown };
-  try {
-    parsed = JSON.parse(input) as typeof parsed;
-  } catch {
-    return fail(io, 'regauth: store expects {"ServerURL","Username","Secret"} on stdin');
-  }
-  const host = hostFromServerUrl(String(parsed.ServerURL ?? ''));
-  if (!isValidHost(host) || typeof parsed.Username !== 'string' || typeof parsed.Secret !== 'string') return fail(io, 'regauth: store expects {"ServerURL","Username","Secret"} on stdin');
+  const request = parseStoreRequest(input);
+  if (!request) return fail(io, STORE_USAGE);
+  const { host } = request;
+  const given = dockerAnswer(host, request.username, request.secret);
   // regauth's own docker login (which verifies the password it just cached): nothing to change.
   const current = await readEntry(dir, hostEntryName(host));
-  if (current && (await readOwned(layout(dir).route(host))) !== undefined && current.answer === dockerAnswer(host, parsed.Username, parsed.Secret)) return 0;
+  if (current && (await readOwned(layout(dir).route(host))) !== undefined && current.answer === given) return 0;
   // A user's own `docker login` to a host regauth serves: kept as given, never refreshed.
   const now = Math.floor(io.now() / 1000);
-  await writeEntry(dir, hostEntryName(host), { refreshAt: now + STORED_LIFETIME_S, answer: dockerAnswer(host, parsed.Username, parsed.Secret), expiresAt: now + STORED_LIFETIME_S });
+  await writeEntry(dir, hostEntryName(host), { refreshAt: now + STORED_LIFETIME_S, answer: given, expiresAt: now + STORED_LIFETIME_S });
   await fs.rm(layout(dir).route(host), { force: true });
   return 0;
 }
 
 async function list(dir: string, io: HelperIo): Promise<number> {
-  const out: Record<string, string> = {};
+  const answers = new Map<string, string>();
   const names = await fs.readdir(layout(dir).cache('')).catch(() => [] as string[]);
   for (const name of names) {
     if (!isValidHost(name)) continue;
     const text = await readOwned(layout(dir).cache(name));
     const entry = text === undefined ? undefined : parseEntry(text);
-    if (!entry) continue;
-    try {
-      out[name] = String((JSON.parse(entry.answer) as { Username?: unknown }).Username ?? '');
-    } catch {
-      // a damaged entry is not listed
-    }
+    if (entry) answers.set(name, entry.answer);
   }
-  return answer(io, JSON.stringify(out));
+  return answer(io, listAnswer(answers));
 }
 
 /** `google-executable <group>` or `google-executable --audience <aud>`. */

@@ -50,7 +50,7 @@ export type UngroupedRecipe = Omit<AwsEcrRecipe, 'group'> | Omit<GcpRecipe, 'gro
 
 // Both are POSIX extended regular expressions too: the bash helper tests the same patterns.
 export const GROUP = /^[a-z][a-z0-9]*(-[a-z0-9]+)+$/;
-export const HOST = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
+export const HOST = /^[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?$/;
 
 /** The kind a group id starts with (`aws-ecr-1f2e…` → `aws-ecr`). */
 export function kindOfGroup(group: string): string {
