@@ -31,7 +31,7 @@ const layering = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'build/', 'coverage/', 'orb/scripts/generated/'] },
+  { ignores: ['node_modules/', 'dist/', 'build/', 'coverage/', 'orb/scripts/generated/', '.cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -46,9 +46,23 @@ export default tseslint.config(
     },
   },
   ...layering,
+  // Tests, bench and demo share the local stand-ins in testbed/; scripts never reach into test/,
+  // testbed never into test/ or scripts/, and a unit test of src/ never into scripts/.
+  {
+    files: ['scripts/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**'], message: 'scripts/ may import testbed/, not test/ (README, Development)' }] }] },
+  },
+  {
+    files: ['testbed/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '**/scripts/**'], message: 'testbed/ may import src/ only (README, Development)' }] }] },
+  },
+  {
+    files: ['test/unit/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/scripts/**'], message: 'a unit test of src/ imports no scripts/; tests of scripts/ live in test/tooling (README, Development)' }] }] },
+  },
   {
     // Build, bench and test tooling print to the developer's terminal.
-    files: ['scripts/**', 'test/**'],
+    files: ['scripts/**', 'test/**', 'testbed/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -7,14 +7,14 @@
  * login → pull → logout. Everything listens on 127.0.0.1 and is stopped by pid at the end.
  */
 import { join } from 'node:path';
-import { startLocalAws, type LocalAws } from '../test/support/aws/index.ts';
-import { startLocalGoogle } from '../test/support/gcp/index.ts';
-import { startEngine } from '../test/support/engine.ts';
-import { fakeCircleci } from '../test/support/fake-circleci.ts';
-import { seedImage } from '../test/support/images.ts';
-import { startRegistry } from '../test/support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type ParameterValue } from '../test/support/step-runner.ts';
-import { missingTools } from '../test/support/tools.ts';
+import { startLocalAws, type LocalAws } from '../testbed/aws/index.ts';
+import { startLocalGoogle } from '../testbed/gcp/index.ts';
+import { startEngine } from '../testbed/engine.ts';
+import { fakeCircleci } from '../testbed/fake-circleci.ts';
+import { seedImage } from '../testbed/images.ts';
+import { startRegistry } from '../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type ParameterValue } from '../testbed/step-runner.ts';
+import { missingTools } from '../testbed/tools.ts';
 
 const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;

@@ -76,7 +76,7 @@ function setupConfig(): Cfg {
     run('Install dependencies', 'npm ci'),
     run(
       `Review the orb: orb-tools RC001-RC012 (excluding ${Object.keys(EXCLUDED_RULES).join(', ')}: see scripts/lib/review.ts) and regauth's RG rules`,
-      'npx vitest run test/unit/review.test.ts',
+      'npx vitest run test/tooling/lib/review.test.ts',
     ),
     // RC006 / RC007 as review.bats asks them: each display URL answers 200 (after redirects).
     run(

@@ -2,7 +2,7 @@
  * npm run release-tables [-- --check]: builds the orb in memory and writes the per-command table
  * (bundle sha256, bundle bytes and the bytes its step adds to a compiled config) between the release-table markers of README.md and
  * of the CHANGELOG entry for package.json's version. --check only reports stale rows (exit 1).
- * Run it after any change to what a command bundles; test/unit/release-table.test.ts fails until then.
+ * Run it after any change to what a command bundles; test/tooling/lib/release-table.test.ts fails until then.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

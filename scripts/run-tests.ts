@@ -5,9 +5,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 interface JsonReport {
+  testResults?: { name: string; startTime?: number; endTime?: number; assertionResults?: { fullName: string; duration?: number | null }[] }[];
   numPassedTests: number;
   numFailedTests: number;
   numPendingTests: number;
@@ -34,6 +35,11 @@ if (!report) {
   process.exit(1);
 }
 const skipped = report.numPendingTests + report.numTodoTests;
+// Where the time goes, for whoever makes the suite faster: the slowest files and tests.
+const files = (report.testResults ?? []).map((file) => ({ name: relative(process.cwd(), file.name), ms: (file.endTime ?? 0) - (file.startTime ?? 0) }));
+const tests = (report.testResults ?? []).flatMap((file) => (file.assertionResults ?? []).map((test) => ({ name: test.fullName, ms: test.duration ?? 0 })));
+const slowest = (rows: { name: string; ms: number }[]): string[] => rows.sort((a, b) => b.ms - a.ms).slice(0, 10).map((row) => `  ${(row.ms / 1000).toFixed(1).padStart(6)} s  ${row.name.slice(0, 140)}`);
+if (files.length > 0) console.log(['slowest files:', ...slowest(files), 'slowest tests:', ...slowest(tests)].join('\n'));
 console.log(`test run took ${seconds} s`);
 // vitest can fail with every test passed: the global teardown's check that the run left the
 // machine as it found it, or an error outside any test. That counts as one failure.

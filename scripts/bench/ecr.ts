@@ -10,11 +10,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startLocalAws, type LocalAws } from '../../test/support/aws/index.ts';
-import { startEngine, type Engine } from '../../test/support/engine.ts';
-import { startRegistry, type Registry } from '../../test/support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../test/support/step-runner.ts';
-import { missingTools } from '../../test/support/tools.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startEngine, type Engine } from '../../testbed/engine.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { missingTools } from '../../testbed/tools.ts';
 import { formatRatio, formatSeconds, formatTable, median } from './stats.ts';
 import type { BenchResult } from './types.ts';
 

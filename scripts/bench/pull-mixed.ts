@@ -9,11 +9,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { imagesIn, removeAllImages, startEngine, type Engine } from '../../test/support/engine.ts';
-import { fillerBytes, makeLayer, ociImage, type Layer } from '../../test/support/images.ts';
-import { startRegistry, type Registry } from '../../test/support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../test/support/step-runner.ts';
-import { missingTools } from '../../test/support/tools.ts';
+import { imagesIn, removeAllImages, startEngine, type Engine } from '../../testbed/engine.ts';
+import { fillerBytes, makeLayer, ociImage, type Layer } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { missingTools } from '../../testbed/tools.ts';
 import { startLinkProxy, type LinkProxy } from './link-proxy.ts';
 import { formatMegabytes, formatRatio, formatSeconds, formatTable, median } from './stats.ts';
 import type { BenchResult } from './types.ts';

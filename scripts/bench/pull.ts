@@ -12,12 +12,12 @@ import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { imagesIn, removeAllImages, startEngine, type Engine } from '../../test/support/engine.ts';
-import { startFaultProxy, type FaultProxy } from '../../test/support/fault-proxy.ts';
-import { seedImages } from '../../test/support/images.ts';
-import { startRegistry, type Registry } from '../../test/support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../test/support/step-runner.ts';
-import { missingTools } from '../../test/support/tools.ts';
+import { imagesIn, removeAllImages, startEngine, type Engine } from '../../testbed/engine.ts';
+import { startFaultProxy, type FaultProxy } from '../../testbed/fault-proxy.ts';
+import { seedImages } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { missingTools } from '../../testbed/tools.ts';
 import { formatMegabytes, formatRatio, formatSeconds, formatTable, median } from './stats.ts';
 import type { BenchResult } from './types.ts';
 

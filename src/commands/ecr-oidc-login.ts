@@ -1,5 +1,5 @@
 import { assumeRoleWithWebIdentity, AwsCallError, awsFailureWhat, type AssumeRoleInput, type AwsCredentials } from '../clouds/aws/index.ts';
-import { exportProfile, staticCredentialsPath, writeStaticCredentials } from '../clouds/aws/profile.ts';
+import { assertAwsConfigWritable, exportProfile, staticCredentialsPath, writeStaticCredentials } from '../clouds/aws/profile.ts';
 import type { CommandMain } from '../core/cli.ts';
 import { fetchEcrLogins } from '../clouds/aws/ecr-login.ts';
 import { dockerLoginEcr, loginToEcrRegistries } from './shared/ecr-docker-login.ts';
@@ -18,6 +18,7 @@ import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 /** regauth/ecr-oidc-login: OIDC token → STS AssumeRoleWithWebIdentity → ECR → docker login. */
 export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {
   const inputs = parseEcrOidcInputs(env);
+  if (inputs.exportCredentials) await assertAwsConfigWritable(env);
   const first = await obtainOidcToken({ env, run: runProcess, retryDeps: retry, ...(inputs.audience ? { audience: inputs.audience } : {}) });
   reporter.redactor.add(first.token);
   const claims = decodeTokenClaims(first.token);

@@ -1,5 +1,6 @@
 import type { CommandMain } from '../core/cli.ts';
 import type { Reporter } from '../core/output.ts';
+import { isInside } from '../core/private-files.ts';
 import { parseLogoutInputs } from '../inputs/logout.ts';
 import { runProcess } from '../core/process.ts';
 import { remove, type Undone } from '../refresh/index.ts';
@@ -28,7 +29,9 @@ function report(done: Undone, reporter: Reporter): void {
     }[profile.outcome];
     reporter.line(`regauth: ${said ?? profile.outcome}`);
   }
-  for (const path of done.removed) reporter.line(`regauth: removed ${path}`);
+  // A file inside a directory that went too is said once, as the directory.
+  const removed = done.removed.filter((path) => !done.removed.some((other) => isInside(other, path)));
+  for (const path of removed) reporter.line(`regauth: removed ${path}`);
   for (const path of done.kept) reporter.line(`regauth: kept ${path}`);
   const gone = done.variables.filter((v) => !v.restored).map((v) => v.name);
   const back = done.variables.filter((v) => v.restored).map((v) => v.name);

@@ -1,6 +1,7 @@
 import { constants, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { withFileLock } from './lock-file.ts';
 import { ensurePrivateDirectory, ownedByUs, readRegularFile, replaceFileAtomically } from './private-files.ts';
 import { shellQuote } from './shell-quote.ts';
 
@@ -35,6 +36,22 @@ export type JournalEntry =
   | { kind: 'aws-profile'; file: string; name: string; separator: string; previous?: string; createdFile: boolean };
 
 export type JournalKind = JournalEntry['kind'];
+
+/**
+ * A record as stored: the entry and the job that made it. On a persistent machine a job may end
+ * without logout; the next job's records stand beside its leftovers instead of being mistaken
+ * for them (a value "from before regauth" is always this job's).
+ */
+export type Recorded = JournalEntry & { job?: string };
+
+/** This job's id: CircleCI's workflow job id, else the build number. */
+export function jobId(env: JournalEnv): string {
+  const id = (env.CIRCLE_WORKFLOW_JOB_ID || env.CIRCLE_BUILD_NUM || '').trim();
+  return JOB_ID.test(id) ? id : '';
+}
+const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+const sameRecord = (a: Recorded, b: Recorded): boolean => identity(a) === identity(b) && (a.job ?? '') === (b.job ?? '');
 
 /** The only variables regauth exports; a journal naming any other is not believed. */
 export const EXPORTABLE = [
@@ -126,8 +143,21 @@ export function parseEntry(line: string): JournalEntry | undefined {
   }
 }
 
+/** A stored line: the entry's shape checked, and the job that made it (dropped when malformed). */
+export function parseRecorded(line: string): Recorded | undefined {
+  const entry = parseEntry(line);
+  if (!entry) return undefined;
+  let job: unknown;
+  try {
+    job = (JSON.parse(line) as { job?: unknown }).job;
+  } catch {
+    job = undefined;
+  }
+  return typeof job === 'string' && JOB_ID.test(job) ? { ...entry, job } : entry;
+}
+
 export interface JournalRead {
-  entries: JournalEntry[];
+  entries: Recorded[];
   /** Lines that were not a record regauth writes (one line each for the user). */
   malformed: number;
 }
@@ -136,11 +166,11 @@ export interface JournalRead {
 export async function readJournal(env: JournalEnv): Promise<JournalRead> {
   const read = await readRegularFile(journalPath(env));
   if (read.kind !== 'text' || !ownedByUs(read.stat)) return { entries: [], malformed: 0 };
-  const entries: JournalEntry[] = [];
+  const entries: Recorded[] = [];
   let malformed = 0;
   for (const line of read.text.split('\n')) {
     if (line.trim() === '') continue;
-    const entry = parseEntry(line);
+    const entry = parseRecorded(line);
     if (entry) entries.push(entry);
     else malformed += 1;
   }
@@ -153,10 +183,23 @@ export async function readJournal(env: JournalEnv): Promise<JournalRead> {
  * whether a record was added (a caller whose change then fails may `retract` it).
  */
 export async function record(env: JournalEnv, entry: JournalEntry): Promise<boolean> {
-  const { entries } = await readJournal(env);
-  const key = identity(entry);
-  if (entries.some((known) => identity(known) === key)) return false;
   await ensurePrivateDirectory(journalDir(env));
+  return withJournalLock(env, async () => {
+    const { entries } = await readJournal(env);
+    const job = jobId(env);
+    const recorded: Recorded = job ? { ...entry, job } : entry;
+    if (entries.some((known) => sameRecord(known, recorded))) return false;
+    await append(env, recorded);
+    return true;
+  });
+}
+
+/** Steps of one job may run at once (background steps): reads, appends and rewrites take turns. */
+function withJournalLock<T>(env: JournalEnv, work: () => Promise<T>): Promise<T> {
+  return withFileLock(`${journalPath(env)}.lock`, work);
+}
+
+async function append(env: JournalEnv, entry: Recorded): Promise<void> {
   const handle = await fs.open(journalPath(env), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     const stat = await handle.stat();
@@ -166,12 +209,18 @@ export async function record(env: JournalEnv, entry: JournalEntry): Promise<bool
   } finally {
     await handle.close();
   }
-  return true;
 }
 
 /** Replaces the journal with `entries` (logout keeps what it did not undo); none left: the file goes. */
-export async function rewriteJournal(env: JournalEnv, entries: readonly JournalEntry[]): Promise<void> {
+export async function rewriteJournal(env: JournalEnv, entries: readonly Recorded[]): Promise<void> {
   const path = journalPath(env);
+  // No directory of regauth's own: no journal to rewrite (and none is created, nor a lock through a link).
+  const dir = await fs.lstat(journalDir(env)).catch(() => undefined);
+  if (!dir?.isDirectory() || !ownedByUs(dir)) return;
+  await withJournalLock(env, () => replaceJournal(path, env, entries));
+}
+
+async function replaceJournal(path: string, env: JournalEnv, entries: readonly Recorded[]): Promise<void> {
   if (entries.length === 0) {
     const stat = await fs.lstat(path).catch(() => undefined);
     if (stat?.isFile() && ownedByUs(stat)) await fs.unlink(path);
@@ -183,9 +232,12 @@ export async function rewriteJournal(env: JournalEnv, entries: readonly JournalE
 
 /** Takes back records whose change did not happen (a docker login that failed). */
 export async function retract(env: JournalEnv, drop: readonly JournalEntry[]): Promise<void> {
-  const keys = new Set(drop.map(identity));
-  const { entries } = await readJournal(env);
-  await rewriteJournal(env, entries.filter((entry) => !keys.has(identity(entry))));
+  const job = jobId(env);
+  const gone: Recorded[] = drop.map((entry) => (job ? { ...entry, job } : entry));
+  await withJournalLock(env, async () => {
+    const { entries } = await readJournal(env);
+    await replaceJournal(journalPath(env), env, entries.filter((entry) => !gone.some((g) => sameRecord(entry, g))));
+  });
 }
 
 /**

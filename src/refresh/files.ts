@@ -24,9 +24,7 @@ export const layout = (dir: string) => ({
   route: (host: string) => join(dir, HELPER_FILES.routes, host),
   cache: (name: string) => join(dir, HELPER_FILES.cache, name),
   lock: (group: string) => join(dir, 'locks', `${group}.lock`),
-  state: join(dir, 'state.json'),
   fallbackBin: join(dir, 'bin'),
-  awsConfig: join(dir, 'aws', 'config'),
 });
 
 /**

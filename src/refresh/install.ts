@@ -222,7 +222,7 @@ export async function releaseSharedUser(helperDirectory: string, env: Env): Prom
     await fs.rm(join(own, markName(helperDirectory)), { force: true });
     for (const name of await fs.readdir(own).catch(() => [] as string[])) {
       const other = (await readMark(join(own, name), uid))?.trim();
-      if (!other || !(await liveJob(other))) await fs.rm(join(own, name), { force: true });
+      if (!other || other === helperDirectory || !(await liveJob(other))) await fs.rm(join(own, name), { force: true });
     }
   }
   const users = (await fs.readdir(machineTempDir(env)).catch(() => [] as string[])).flatMap((name) => {

@@ -87,7 +87,8 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
     const config = await readDockerConfig(configDir);
     const helpers = { ...config.credHelpers };
     for (const { host } of input.registries) {
-      const own = Object.hasOwn(helpers, host) ? helpers[host] : undefined;
+      // 'regauth' there is a leftover of an earlier job, not the job's own helper: nothing to give back.
+      const own = Object.hasOwn(helpers, host) && helpers[host] !== 'regauth' ? helpers[host] : undefined;
       await record(env, { kind: 'cred-helper', configDir, key: host, value: 'regauth', ...(own !== undefined ? { previous: own } : {}) });
       // A password in auths is shadowed by the helper: it goes, on record with its value, so
       // logout gives back an entry the job had (a runner's, an earlier step's) byte for byte.

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, normalize } from 'node:path';
 import { awsConfigFile, profileNameProblem, unexportProfile } from '../clouds/aws/profile.ts';
-import { appendBashEnv, EXPORTABLE, pathRemovalLine, readJournal, restoreLine, rewriteJournal, type JournalEntry } from '../core/journal.ts';
+import { appendBashEnv, EXPORTABLE, jobId, pathRemovalLine, readJournal, restoreLine, rewriteJournal, type JournalEntry, type Recorded } from '../core/journal.ts';
 import { remote } from '../core/output.ts';
 import { isInside, ownedByUs, regauthHome, removeOwnedFile } from '../core/private-files.ts';
 import type { RunProcess } from '../core/process.ts';
@@ -95,12 +95,14 @@ export async function undoJournal(env: Env, run: RunProcess, targets: readonly R
   const done: Undone = { loggedOut: [], restoredAuth: [], helperHosts: [], restoredHelper: [], removed: [], kept: [], variables: [], pathRemoved: [], profiles: [], ignored: [], failed: [], nothingFor: [] };
   const { entries, malformed } = await readJournal(env);
   if (malformed > 0) done.ignored.push(`${malformed} journal line(s) that are no record regauth writes`);
-  const keep: JournalEntry[] = [];
-  const chosen: JournalEntry[] = [];
+  const keep: Recorded[] = [];
+  const chosen: Recorded[] = [];
+  const job = jobId(env);
   for (const entry of entries) {
     if (!concerns(entry, targets)) keep.push(entry);
     else {
-      const why = distrust(entry, env);
+      // Another job's $BASH_ENV is not this job's: its exports have nothing to give back here.
+      const why = (entry.kind === 'export' || entry.kind === 'path-add') && (entry.job ?? '') !== job ? `${describe(entry)}, exported by another job (${entry.job ?? 'unknown'}) that ended without logout` : distrust(entry, env);
       if (why) done.ignored.push(why);
       else chosen.push(entry);
     }

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { fakeCircleci, foreignCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startEngine, type Engine } from '../../testbed/engine.ts';
+import { fakeCircleci, foreignCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -62,6 +62,7 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
 
   it('only circleci-agent on PATH: the login re-mints an expiring token with it, and a later refresh mints with it', async () => {
     const context = await job([agent.dir], 5);
+    context.env.REGAUTH_DEBUG = '1'; // the token's source is a debug line
     const before = agent.calls().length;
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
@@ -77,6 +78,7 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
 
   it('a foreign circleci ahead of circleci-agent: the agent mints, the foreign program is never started', async () => {
     const context = await job([foreign.dir, agent.dir], 5);
+    context.env.REGAUTH_DEBUG = '1'; // the token's source is a debug line
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain('regauth: OIDC token from circleci-agent run oidc get: ');
@@ -90,7 +92,7 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
     const context = await job([], 600);
     const result = await login(context);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout).toContain('regauth: OIDC token from CIRCLE_OIDC_TOKEN_V2: ');
+    expect(result.stdout).toMatch(/regauth: logged in to \S+ as arn:aws:iam::\d{12}:role\/\S+, valid until \d\d:\d\d:\d\d UTC, /);
     const lines = result.stdout.split('\n').filter((line) => line.includes('no renewal'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^regauth: credentials last until \d\d:\d\d:\d\d UTC, no renewal: neither circleci-agent nor circleci is on PATH$/);

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { makeTempDir } from '../support/tempdir.ts';
-import { requireTools } from '../support/tools.ts';
+import { loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { makeTempDir } from '../../testbed/tempdir.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * Where regauth cannot run, the packed step says so in one line (issue 24): exit non-zero, and

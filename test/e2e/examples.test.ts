@@ -5,17 +5,17 @@ import { checkOrbUsage } from '../../scripts/lib/review.ts';
 import { validateConfig } from '../../scripts/lib/schema.ts';
 import { readPullInputs } from '../../src/inputs/pull.ts';
 import { isDockerHub, mirrorReference, type ImageReference } from '../../src/registry/reference.ts';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
 import { installComposeStandIn } from '../support/compose.ts';
-import { startConnectProxy, type Backend, type ConnectProxy } from '../support/connect-proxy.ts';
-import { inspectImage, removeAllImages, startEngine, type Engine } from '../support/engine.ts';
-import { seedImage } from '../support/images.ts';
-import { startRegistry, testPki, type Registry } from '../support/registry.ts';
-import { compileCommand, loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { makeTempDir, type TempDir } from '../support/tempdir.ts';
-import { issueHostCertificate, SYSTEM_BUNDLES, writeCaBundle, type HostCertificate } from '../support/tls-hosts.ts';
-import { requireTools } from '../support/tools.ts';
+import { startConnectProxy, type Backend, type ConnectProxy } from '../../testbed/connect-proxy.ts';
+import { inspectImage, removeAllImages, startEngine, type Engine } from '../../testbed/engine.ts';
+import { seedImage } from '../../testbed/images.ts';
+import { startRegistry, testPki, type Registry } from '../../testbed/registry.ts';
+import { compileCommand, loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { makeTempDir, type TempDir } from '../../testbed/tempdir.ts';
+import { issueHostCertificate, SYSTEM_BUNDLES, writeCaBundle, type HostCertificate } from '../../testbed/tls-hosts.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * Every example of the packed dist/orb.yml (orb/examples/*.yml) validates as a config, and its

@@ -3,12 +3,12 @@ import { dirname, join } from 'node:path';
 import { ExternalAccountClient } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createArgvShims, type ArgvShims } from '../support/canary.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startEngine, type Engine } from '../../testbed/engine.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * regauth/gcp-oidc-login end to end: the packed dist/orb.yml run as CircleCI runs it, against the
@@ -332,7 +332,7 @@ describe.runIf(enabled)('regauth/gcp-oidc-login through the packed orb', () => {
       [{ workload_identity_provider: 'projects/1/locations/global/workloadIdentityPools/p$(id)/providers/x' }, {}, 'parameter workload_identity_provider: contains the shell metacharacter "$", which no valid value has'],
       // What CircleCI's gcp_auth: takes under this key; from a variable, the value is not shown.
       [{ workload_identity_provider: 'acme-org' }, {}, 'parameter workload_identity_provider: "acme-org" is a bare provider ID (the form CircleCI\'s gcp_auth: takes); give the full name projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/acme-org'],
-      [{ workload_identity_provider: '${WIP}' }, { WIP: 'acme-org' }, 'parameter workload_identity_provider: <the value of $WIP, not shown> is a bare provider ID (the form CircleCI\'s gcp_auth: takes); give the full name projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<the value of $WIP, not shown>'],
+      [{ workload_identity_provider: '${WIP}' }, { WIP: 'acme-org' }, 'parameter workload_identity_provider: ${WIP} is a bare provider ID (the form CircleCI\'s gcp_auth: takes); give the full name projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/${WIP}'],
       [{ workload_identity_provider: '${NOPE}' }, {}, 'parameter workload_identity_provider: is empty (the default is ${GCP_WORKLOAD_IDENTITY_PROVIDER}, which is not set); set it to projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>'],
       [{ workload_identity_provider: 'projects/my-proj/locations/global/workloadIdentityPools/circleci/providers/acme-org' }, {}, 'parameter workload_identity_provider: names project "my-proj"; it must be the project NUMBER (digits, as gcloud projects describe prints it), not the project id'],
       [{ service_account: 'ci@evil.com;rm -rf ~' }, {}, 'parameter service_account: contains the shell metacharacter ";", which no valid value has'],

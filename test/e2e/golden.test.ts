@@ -1,15 +1,15 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { startEngine, type Engine } from '../support/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { freePort } from '../support/ports.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startEngine, type Engine } from '../../testbed/engine.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { freePort } from '../../testbed/ports.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * Golden output: what a user reads in the step log for each command's success and its most common
@@ -169,7 +169,7 @@ describe.runIf(enabled)('golden output of every command, through the packed orb'
 
   async function golden(command: string, name: string, params: Record<string, ParameterValue>, context: JobContext, expectedExit: 'zero' | 'non-zero'): Promise<CommandResult> {
     const result = await runOrbCommand(orb, command, params, context);
-    if (expectedExit === 'zero') expect(result.exitCode, result.stderr).toBe(0);
+    if (expectedExit === 'zero') expect(result.exitCode, `${result.stdout}${result.stderr}`).toBe(0);
     else expect(result.exitCode, result.stdout).not.toBe(0);
     // The style every command keeps: regauth's own lines are prefixed and, but for quoted remote
     // text, at most 160 characters (the closing failure line on stderr carries what, why and
@@ -274,14 +274,28 @@ describe.runIf(enabled)('golden output of every command, through the packed orb'
     });
   });
 
-  describe('logout (figures only; its goldens come with the truthful logout)', () => {
-    it('after a login', async () => {
+  describe('logout', () => {
+    async function loggedIn(): Promise<JobContext> {
       const context = await job();
       const login = await runOrbCommand(orb, 'login', { registry: registry.host, username: 'REG_USER', password: 'REG_PASS' }, context);
       expect(login.exitCode, login.stderr).toBe(0);
-      const result = await runOrbCommand(orb, 'logout', {}, context);
-      expect(result.exitCode, result.stderr).toBe(0);
-      figures('logout', 'success', result);
+      return context;
+    }
+    it('after a login', async () => {
+      await golden('logout', 'success', {}, await loggedIn(), 'zero');
+    });
+    it('after a refreshing login that exported its AWS profile', async () => {
+      const context = await job();
+      const login = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, export_credentials: true }, context);
+      expect(login.exitCode, login.stderr).toBe(0);
+      await golden('logout', 'after-refresh-export', {}, context, 'zero');
+    });
+    it('a host regauth has no record of', async () => {
+      await golden('logout', 'no-record', { registries: 'nope.example.com' }, await loggedIn(), 'zero');
+    });
+    it('nothing to log out of', async () => {
+      await golden('logout', 'nothing', {}, await job(), 'zero');
     });
   });
+
 });

@@ -1,13 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { issueHostCertificate, type HostCertificate } from '../support/tls-hosts.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { startConnectProxy, type ConnectProxy } from '../../testbed/connect-proxy.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { issueHostCertificate, type HostCertificate } from '../../testbed/tls-hosts.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * What regauth changes is on record (the journal) and logout gives it back: the job's own docker
@@ -172,7 +173,11 @@ describe.runIf(enabled)('the journal: logout gives back what the job had', () =>
     writeFileSync(target, '[profile keep]\nregion = eu-west-1\n');
     symlinkSync(target, join(context.cwd, 'linked-config'));
     context.env.AWS_CONFIG_FILE = join(context.cwd, 'linked-config');
+    const before = aws.count('sts', 'AssumeRoleWithWebIdentity');
     const result = await login(context, { export_credentials: true });
+    // Refused before anything ran: no STS call, no docker login.
+    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBe(before);
+    expect(existsSync(join(context.env.DOCKER_CONFIG ?? '', 'config.json'))).toBe(false);
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr).toMatch(/^regauth: ecr-oidc-login: \S+linked-config is a symbolic link; regauth writes the AWS profile only into a regular file of the job's own user[^\n]*\n$/);
     expect(readFileSync(target, 'utf8')).toBe('[profile keep]\nregion = eu-west-1\n');
@@ -181,13 +186,14 @@ describe.runIf(enabled)('the journal: logout gives back what the job had', () =>
 
   it('rejects a profile name it will not write before anything runs', async () => {
     const context = await job();
+    const before = aws.count('sts', 'AssumeRoleWithWebIdentity');
     for (const profile of ['default', 'a b', 'x]\n[evil']) {
       const result = await login(context, { export_credentials: true, profile });
       expect(result.exitCode).not.toBe(0);
       expect(result.stderr.split('\n').filter(Boolean)).toHaveLength(1);
       expect(result.stderr).toMatch(/profile/);
     }
-    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBeGreaterThanOrEqual(0);
+    expect(aws.count('sts', 'AssumeRoleWithWebIdentity')).toBe(before);
     expect(existsSync(join(context.cwd, '.regauth', 'journal'))).toBe(false);
   }, 60_000);
 
@@ -218,10 +224,28 @@ describe.runIf(enabled)('the journal: logout gives back what the job had', () =>
     expect(readFileSync(join(context.cwd, 'project.txt'), 'utf8')).toBe('keep');
   }, 60_000);
 
+  it('a login that fails after installing the helper leaves it on record: logout removes the program (issue 25 item 7)', async () => {
+    const context = await job();
+    // config.json as a named pipe: the login installs the helper, then refuses to write docker's config.
+    mkdirSync(context.env.DOCKER_CONFIG ?? '', { recursive: true, mode: 0o700 });
+    execFileSync('mkfifo', [join(context.env.DOCKER_CONFIG ?? '', 'config.json')]);
+    const result = await login(context);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/config\.json is not a regular file/);
+    const program = join(context.cwd, 'bin', 'docker-credential-regauth');
+    expect(existsSync(program)).toBe(true);
+    const out = await logout(context);
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout).toContain(`regauth: removed ${program}`);
+    expect(existsSync(program)).toBe(false);
+    expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
+  }, 60_000);
+
   it('a logout of a host regauth has no record of says there was nothing to remove for it', async () => {
     const context = await job();
     const out = await logout(context, { registries: 'quay.io' });
     expect(out.exitCode, out.stderr).toBe(0);
-    expect(out.stdout).toBe('regauth: nothing to remove for quay.io: regauth has no record of a login to it in this job\n');
+    // Beside the step's header line, this one line and nothing else.
+    expect(out.stdout.split('\n').filter((line) => line !== '' && !/^regauth: regauth\/logout \S+$/.test(line))).toEqual(['regauth: nothing to remove for quay.io: regauth has no record of a login to it in this job']);
   }, 30_000);
 });

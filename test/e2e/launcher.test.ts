@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { oldNodeScript } from '../support/fake-node.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep } from '../support/step-runner.ts';
-import { makeTempDir } from '../support/tempdir.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep } from '../../testbed/step-runner.ts';
+import { makeTempDir } from '../../testbed/tempdir.ts';
 
 /** A PATH holding only the named tools, so a step sees a machine that lacks the others. */
 function pathWith(tools: Record<string, string>): string {

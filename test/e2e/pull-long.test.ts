@@ -9,12 +9,12 @@ import { NO_COMPOSE_LINE } from '../../src/pull/compose.ts';
 import { goQuoted } from '../../src/pull/credentials.ts';
 import { createArgvShims, type ArgvShims } from '../support/canary.ts';
 import { installComposeStandIn } from '../support/compose.ts';
-import { removeAllImages, startEngine, type Engine } from '../support/engine.ts';
-import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.ts';
-import { seedImages, type SeededImage } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, NO_OUTPUT_MESSAGE, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { removeAllImages, startEngine, type Engine } from '../../testbed/engine.ts';
+import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../testbed/fault-proxy.ts';
+import { seedImages, type SeededImage } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, NO_OUTPUT_MESSAGE, runOrbCommand, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * regauth/pull on long, large and hostile pulls, through the packed orb, a real dockerd and a

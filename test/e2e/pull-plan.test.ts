@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { removeAllImages, startEngine, type Engine } from '../support/engine.ts';
-import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.ts';
-import { seedImages } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, type JobContext, type Orb } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { removeAllImages, startEngine, type Engine } from '../../testbed/engine.ts';
+import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../../testbed/fault-proxy.ts';
+import { seedImages } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * The pull plan through the packed orb, a real engine and a real registry behind the fault proxy.
@@ -97,7 +97,8 @@ describe.runIf(enabled)('regauth/pull plans its order from the manifests, and pu
     const again = await runOrbCommand(orb, 'pull', { images: refs.join(' '), concurrency: 2 }, job);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^regauth: nothing downloaded in \d+\.\d s: every image was already up to date$/m);
-    // The plan saw every manifest held: nothing to download.
-    expect(again.stdout).toMatch(/^regauth: pull plan: .*; 0 B to download/m);
+    // docker's byte counts, not the plan's (which uses the engine's held digests only when docker
+    // answered first), say what was downloaded: nothing.
+    expect(again.stdout).not.toMatch(/^regauth: downloaded /m);
   });
 });

@@ -1,15 +1,15 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { issueDockerTls, type DockerTls } from '../support/docker-tls.ts';
-import { imagesIn, startEngine, type Engine } from '../support/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../support/images.ts';
-import { freePort } from '../support/ports.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { imagesIn, startEngine, type Engine } from '../../testbed/engine.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import { freePort } from '../../testbed/ports.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * Remote docker, as setup_remote_docker's engines were reached (issue 24): a real dockerd listening
@@ -119,7 +119,8 @@ describe.runIf(enabled)('remote docker: an engine over TCP with TLS client verif
         await removeImage(context);
         const login = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: ACCOUNT }, context);
         expect(login.exitCode, login.stderr).toBe(0);
-        expect(login.stdout).toContain(`regauth: ${registry.host} is served by docker-credential-regauth from now on`);
+        expect(login.stdout).toContain(`regauth: logged in to ${registry.host} as ${ROLE}, valid until `);
+        expect(login.stdout).toContain(', renews itself');
         expect(config(context).credHelpers).toEqual({ [registry.host]: 'regauth' });
         const cache = join(context.cwd, '.regauth', 'helper', 'cache', registry.host);
         await untilEpoch(Number(readFileSync(cache, 'utf8').split('\n')[2]));

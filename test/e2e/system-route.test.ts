@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { startMachineNamespace, type MachineNamespace, type NamespaceUser } from '../support/machine-namespace.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../support/step-runner.ts';
-import { requireTools } from '../support/tools.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { loadOrb, newJob, runOrbCommand, runUserStep, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * The real system routes of docker-credential-regauth, with no test override: root installs into
@@ -80,7 +80,7 @@ describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and t
     const ns = await machine([root]);
     const login = await step(ns, root, 'ecr-oidc-login');
     expect(login.exitCode, login.stderr).toBe(0);
-    expect(login.stdout).toContain(`regauth: credential helper: installed ${PROGRAM} (/usr/local/bin is on the job's PATH`);
+    expect(login.stdout.split('\n')).toContain(`regauth: credential helper: installed ${PROGRAM}`);
     expect((await ns.sh(`head -2 ${PROGRAM}`)).stdout).toContain('# regauth credential helper');
     expect((await ns.sh('ls /tmp/regauth-helper-users-0')).stdout.trim().split('\n')).toHaveLength(1);
     const answer = await get(ns, root);
@@ -101,7 +101,10 @@ describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and t
     expect(rootLogin.exitCode, rootLogin.stderr).toBe(0);
     const userLogin = await step(ns, other, 'ecr-oidc-login');
     expect(userLogin.exitCode, userLogin.stderr).toBe(0);
-    expect(userLogin.stdout).toContain(`regauth: credential helper: installed ${PROGRAM} through passwordless sudo`);
+    expect(userLogin.stdout.split('\n')).toContain(`regauth: credential helper: installed ${PROGRAM}`);
+    // Through sudo: the user's own mark, the program still root's.
+    expect((await ns.sh(`ls /tmp/regauth-helper-users-${USER.uid} && stat -c %U ${PROGRAM}`)).stdout.trim().split('\n')).toHaveLength(2);
+    expect((await ns.sh(`stat -c %u ${PROGRAM}`)).stdout.trim()).toBe('0');
 
     const userLogout = await step(ns, other, 'logout');
     expect(userLogout.exitCode, userLogout.stderr).toBe(0);

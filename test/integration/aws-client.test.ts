@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AwsCallError, assumeRoleWithWebIdentity, getEcrAuthorization, getEcrPublicAuthorization, type AwsCredentials } from '../../src/clouds/aws/index.ts';
 import type { RetryDeps } from '../../src/core/retry.ts';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { startCountingProxy, type CountingProxy } from '../support/aws/proxy.ts';
 import { bundleForNode } from '../support/aws/bundle.ts';
 

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintGoogleAccessToken } from '../../src/clouds/gcp/index.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
-import { listenOnLoopback } from '../support/ports.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
+import { listenOnLoopback } from '../../testbed/ports.ts';
 
 /**
  * regauth's Google calls honour HTTP(S)_PROXY and NO_PROXY (node's fetch would not): through a

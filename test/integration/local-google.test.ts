@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import { ExternalAccountClient } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { externalAccountConfig, GoogleCallError, mintGoogleAccessToken, type GoogleMintSettings } from '../../src/clouds/gcp/index.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
-import { makeTempDir, type TempDir } from '../support/tempdir.ts';
-import { missingTools } from '../support/tools.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
+import { makeTempDir, type TempDir } from '../../testbed/tempdir.ts';
+import { missingTools } from '../../testbed/tools.ts';
 
 /**
  * The local Google must be faithful enough that Google's own client library accepts its answers

@@ -6,11 +6,11 @@ import { main } from '../../src/commands/pull.ts';
 import { Redactor, Reporter } from '../../src/core/output.ts';
 import { nodeFetch } from '../../src/pull/http.ts';
 import { readDockerHubBudget } from '../../src/pull/ratelimit.ts';
-import { inspectImage, removeAllImages, startEngine, type Engine } from '../support/engine.ts';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { seedImages, type SeededImage } from '../support/images.ts';
-import { startRegistry, type Registry } from '../support/registry.ts';
-import { requireTools } from '../support/tools.ts';
+import { inspectImage, removeAllImages, startEngine, type Engine } from '../../testbed/engine.ts';
+import { startFaultProxy, type FaultProxy } from '../../testbed/fault-proxy.ts';
+import { seedImages, type SeededImage } from '../../testbed/images.ts';
+import { startRegistry, type Registry } from '../../testbed/registry.ts';
+import { requireTools } from '../../testbed/tools.ts';
 
 /**
  * regauth/pull's modules against a real dockerd, a real registry and the fault proxy: proves the

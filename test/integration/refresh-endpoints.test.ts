@@ -10,10 +10,10 @@ import { helperMain, type HelperIo } from '../../src/refresh/helper.ts';
 import type { AwsEcrRecipe, GcpRecipe, UngroupedRecipe } from '../../src/refresh/recipe.ts';
 import type { Refreshers } from '../../src/refresh/refreshers.ts';
 import { groupId } from '../../src/refresh/setup.ts';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
-import { fakeCircleci, type FakeCircleci } from '../support/fake-circleci.ts';
-import { startLocalGoogle, type LocalGoogle } from '../support/gcp/index.ts';
-import { makeTempDir } from '../support/tempdir.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import { startLocalGoogle, type LocalGoogle } from '../../testbed/gcp/index.ts';
+import { makeTempDir } from '../../testbed/tempdir.ts';
 
 /**
  * Issue 25, item 4: the helper's refresh runs in whatever step asks docker for credentials. A

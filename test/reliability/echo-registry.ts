@@ -4,7 +4,7 @@
  * error text verbatim would print the secret.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from '../support/ports.ts';
+import { listenOnLoopback } from '../../testbed/ports.ts';
 
 export interface EchoRegistry {
   host: string;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent, request } from 'node:https';
-import { listenOnLoopback } from '../support/ports.ts';
+import { listenOnLoopback } from '../../testbed/ports.ts';
 
 export type FrontFault = '429' | '503' | 'reset';
 

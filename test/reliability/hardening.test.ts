@@ -8,13 +8,13 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../support/aws/index.ts';
+import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
 import { canaryValue, type Canary } from '../support/canary.ts';
-import { listenOnLoopback, waitFor } from '../support/ports.ts';
+import { listenOnLoopback, waitFor } from '../../testbed/ports.ts';
 import { SuiteRecorder, type ScenarioHandle } from '../support/reliability-report.ts';
-import { loadOrb, runOrbCommand, type CommandResult, type ParameterValue } from '../support/step-runner.ts';
-import { makeTempDir } from '../support/tempdir.ts';
-import { requireTools } from '../support/tools.ts';
+import { loadOrb, runOrbCommand, type CommandResult, type ParameterValue } from '../../testbed/step-runner.ts';
+import { makeTempDir } from '../../testbed/tempdir.ts';
+import { requireTools } from '../../testbed/tools.ts';
 import { labJob, observe, stderrLines, type LabJob, type Observation } from './harness.ts';
 import { startScriptedRegistry, type ScriptedRegistry } from './scripted-registry.ts';
 
@@ -281,10 +281,17 @@ function rows(): Row[] {
         const planted = [
           ...['--help', 'a b', 'x/../y'].map((key) => ({ kind: 'docker-login', configDir: target.dockerConfig, key })),
           ...[project, join(target.cwd, '.regauth', '..', 'project.txt'), '/etc/hostname'].map((path) => ({ kind: 'file', path })),
+          // Issue 25 item 8: a name that would be a command in every later step, and a docker config elsewhere.
+          { kind: 'export', name: 'PATH=/tmp/x; touch /tmp/regauth-planted; X', previous: 'y' },
+          { kind: 'export', name: 'LD_PRELOAD' },
+          { kind: 'docker-auth', configDir: join(target.cwd, 'planted-docker-config'), key: 'r.example.com' },
         ];
         writeFileSync(join(target.env.HOME ?? target.cwd, '.regauth', 'journal'), planted.map((entry) => `${JSON.stringify(entry)}\n`).join(''), { mode: 0o600 });
         const { result, observation } = await step(target, 'logout', {});
-        scenario.tally({ hostileInputs: 6, invocationsRecorded: observation.invocations.length });
+        scenario.tally({ hostileInputs: 9, invocationsRecorded: observation.invocations.length });
+        expect(readFileSync(target.bashEnvFile, 'utf8')).toBe('');
+        expect(existsSync(join(target.cwd, 'planted-docker-config'))).toBe(false);
+        expect(result.stdout.split('\n').filter((line) => line.startsWith('regauth: ignored '))).toHaveLength(9);
         expect(result.exitCode).toBe(0);
         expect(readFileSync(project, 'utf8')).toBe('keep me\n');
         expect(observation.invocations.filter((i) => i.tool === 'docker')).toEqual([]);

@@ -14,7 +14,7 @@ import {
   type Invocation,
   type Leak,
 } from '../support/canary.ts';
-import { newJob, runOrbCommand, runUserStep, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../support/step-runner.ts';
+import { newJob, runOrbCommand, runUserStep, type CommandResult, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
 
 export interface StepRun {
   job: JobContext;

@@ -7,7 +7,7 @@
  * flight.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from '../support/ports.ts';
+import { listenOnLoopback } from '../../testbed/ports.ts';
 
 export interface Presented {
   username: string;

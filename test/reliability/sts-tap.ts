@@ -4,7 +4,7 @@
  * refuses every call with an error message that quotes the web identity token it was sent.
  */
 import { createServer, request, type IncomingMessage } from 'node:http';
-import { listenOnLoopback } from '../support/ports.ts';
+import { listenOnLoopback } from '../../testbed/ports.ts';
 
 export interface MintedKeys {
   accessKeyId: string;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { scratchRoot } from './tempdir.ts';
+import { scratchRoot } from '../../testbed/tempdir.ts';
 
 export interface Canary {
   /** What the secret is, e.g. `registry password` (used in reports, never the value). */

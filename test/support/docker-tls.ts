@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { runProcess } from '../../src/core/process.ts';
-import { makeTempDir, type TempDir } from './tempdir.ts';
+import { makeTempDir, type TempDir } from '../../testbed/tempdir.ts';
 
 export interface DockerTls {
   /** DOCKER_CERT_PATH for the CLI: ca.pem, cert.pem, key.pem. */

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir } from './tempdir.ts';
+import { makeTempDir } from '../../testbed/tempdir.ts';
 
 /**
  * A FAKE old node for launcher tests: a bash script that runs the real node with its reported

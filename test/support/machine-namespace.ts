@@ -9,8 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { waitFor } from './ports.ts';
-import { adoptPid } from './tempdir.ts';
+import { waitFor } from '../../testbed/ports.ts';
+import { adoptPid } from '../../testbed/tempdir.ts';
 
 export interface NamespaceUser {
   name: string;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * replaces SDK code that provably never runs for regauth's three operations (STS
  * AssumeRoleWithWebIdentity unsigned; ECR and ECR Public GetAuthorizationToken with explicit
  * credentials) on node ≥ 18 outside Lambda; the SDK still signs, serialises and resolves
- * endpoints. test/unit/bundle-size.test.ts runs the bundled AWS layer and its source side by
+ * endpoints. test/tooling/build/bundle-size.test.ts runs the bundled AWS layer and its source side by
  * side against the local stack (results, error classes, endpoint hosts) and holds the sizes.
  * Spread into the build: `{ ...awsBundleOptions, entryPoints, ... }`.
  */

@@ -27,7 +27,10 @@ export function profileNameProblem(name: string): string | undefined {
 /** The config file the AWS CLI and SDKs read in this job. */
 export function awsConfigFile(env: Env): string {
   const configured = env.AWS_CONFIG_FILE?.trim();
-  return configured ? configured : join(env.HOME || homedir(), '.aws', 'config');
+  const home = env.HOME || homedir();
+  if (!configured) return join(home, '.aws', 'config');
+  // The AWS CLI and SDKs expand a leading ~ themselves; so does regauth, to write the same file.
+  return configured === '~' || configured.startsWith('~/') ? join(home, configured.slice(1)) : configured;
 }
 
 interface Range {
@@ -113,6 +116,11 @@ async function readUserFile(file: string): Promise<{ text: string; mode: number 
   if (read.kind === 'unreadable') throw new UserError(`${file} cannot be read (${read.code}); regauth leaves it alone: fix its permissions or set AWS_CONFIG_FILE`);
   if (!ownedByUs(read.stat)) throw new UserError(`${file} belongs to another user (uid ${read.stat.uid}); regauth will not rewrite it: set AWS_CONFIG_FILE to a file of the job's own`);
   return { text: read.text, mode: read.stat.mode & 0o7777 };
+}
+
+/** Checked before anything runs: a config file regauth would refuse fails the step at once. */
+export async function assertAwsConfigWritable(env: Env): Promise<void> {
+  await readUserFile(awsConfigFile(env));
 }
 
 export interface ExportedProfile {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
-import { closeServer, listenLoopback } from './http.ts';
+import { closeServer, listenLoopback } from '../../../testbed/aws/http.ts';
 
 /** A tiny forward (absolute-URI) and CONNECT proxy on loopback that counts what it carries. */
 export interface CountingProxy {
