@@ -23,6 +23,11 @@ const layering = [
   layer('inputs', ['core', 'registry', 'clouds']),
   layer('pull', ['core', 'registry', 'docker']),
   layer('refresh', ['core', 'registry', 'docker', 'clouds', 'job-token', 'inputs']),
+  {
+    // Commands reach the refresh engine through its doors only (serve, remove, runHelper).
+    files: ['src/commands/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/refresh/*', '!**/refresh/index.ts'], message: 'commands import src/refresh only through src/refresh/index.ts' }] }] },
+  },
 ];
 
 export default tseslint.config(

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBytes } from '../src/core/units.ts';
+import { HELPER_FLAG } from '../src/refresh/bundle-source.ts';
 import { parse, stringify } from 'yaml';
 import { awsBundleOptions, checkClientPins } from './lib/aws-trim/bundle-options.ts';
 import { orbToYaml, packOrb } from './lib/pack.ts';
@@ -66,7 +67,7 @@ export function commandEntry(command: string) {
   const run = `runCommand(${JSON.stringify(command)}, main).then((code) => { process.exitCode = code; });`;
   const helperModule = HELPER_ENTRIES[command];
   const helper = helperModule
-    ? `import { helperMain } from ${JSON.stringify(join(root, helperModule))};\nif (process.argv[2] === '--regauth-helper') helperMain(process.argv.slice(3)).then((code) => process.exit(code), () => process.exit(1));\nelse ${run}\n`
+    ? `import { helperMain } from ${JSON.stringify(join(root, helperModule))};\nif (process.argv[2] === ${JSON.stringify(HELPER_FLAG)}) helperMain(process.argv.slice(3)).then((code) => process.exit(code), () => process.exit(1));\nelse ${run}\n`
     : `${run}\n`;
   return {
     contents: `import { main } from ${JSON.stringify(entry)};\nimport { runCommand } from ${JSON.stringify(join(root, 'src', 'core', 'cli.ts'))};\n${helper}`,

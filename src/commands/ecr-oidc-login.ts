@@ -3,14 +3,12 @@ import { assertAwsConfigWritable, exportProfile, staticCredentialsPath, writeSta
 import type { CommandMain } from '../core/cli.ts';
 import { fetchEcrLogins } from '../clouds/aws/ecr-login.ts';
 import { dockerLoginEcr, loginToEcrRegistries } from './shared/ecr-docker-login.ts';
-import { awsSettings, refreshAwsEcr } from '../refresh/aws-ecr.ts';
-import { helperMain as runHelper } from '../refresh/helper.ts';
-import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, refreshingCredentialProcess, serveThroughHelper } from '../refresh/setup.ts';
+import { announceServed, awsSettings, dockerEnvWithHelper, planRefresh, refreshAwsEcr, refreshingCredentialProcess, runHelper, serve } from '../refresh/index.ts';
 import { UserError } from '../core/errors.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
-import { audiences, claimsDetail, decodeTokenClaims, findAgent, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
+import { claimsDetail, mintAudience, decodeTokenClaims, findAgent, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
 import { diagnose } from '../clouds/aws/diagnose.ts';
 import type { Reporter } from '../core/output.ts';
 import { clockTime } from '../core/units.ts';
@@ -28,7 +26,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
   reporter.detail(`regauth: OIDC token from ${first.source}: ${claimsDetail(claims, Date.now())}`);
   // Re-minting needs CircleCI's job agent; without it STS's verdict (and the diagnosis) stands.
-  const reauth = !first.mintFailed && (await findAgent(env)).found ? remint(inputs.audience || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '', env, reporter, retry) : undefined;
+  const reauth = !first.mintFailed && (await findAgent(env)).found ? remint(mintAudience(inputs.audience, claims, env), env, reporter, retry) : undefined;
 
   let assumed;
   try {
@@ -56,7 +54,7 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   reporter.redactor.add(assumed.token);
   reporter.detail(`regauth: assumed ${inputs.roleArn}, credentials valid until ${clockTime(credentials.expiration)}`);
 
-  const audience = refreshAudience(inputs.audience, claims, env);
+  const audience = mintAudience(inputs.audience, claims, env);
   const plan = planRefresh(inputs.refresh, audience);
   if ('fallback' in plan && plan.fallback) reporter.line(`regauth: ${plan.fallback}`);
   if ('bundle' in plan) {
@@ -91,7 +89,7 @@ async function serveRefreshing(
     if ('error' in target) throw new UserError(`ECR answered a proxyEndpoint host that ${target.error}; nothing was logged in to it`);
     hosts.push(target.host);
   }
-  const served = await serveThroughHelper({
+  const served = await serve({
     env,
     run: runProcess,
     recipe: {
@@ -106,7 +104,7 @@ async function serveRefreshing(
       durationSeconds: inputs.sessionDurationSeconds,
       settings: awsSettings(env),
     },
-    registries: logins.map((login, index) => ({ host: hosts[index] ?? login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt ?? new Date(issuedAtMs + 12 * 3600_000) })),
+    registries: logins.map((login, index) => ({ host: hosts[index] ?? login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt })),
     awsCredentials: credentials,
     bundleSource: source,
     issuedAtMs,

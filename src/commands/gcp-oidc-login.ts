@@ -22,12 +22,10 @@ import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { exportVariable, record } from '../core/journal.ts';
 import { loginWithRetry } from '../docker/login.ts';
-import { refreshGcp, gcpSettings } from '../refresh/gcp.ts';
-import { helperMain as runHelper } from '../refresh/helper.ts';
-import { announceServed, dockerEnvWithHelper, planRefresh, refreshAudience, serveThroughHelper, type Served } from '../refresh/setup.ts';
+import { announceServed, dockerEnvWithHelper, gcpSettings, planRefresh, refreshGcp, runHelper, serve, type Served } from '../refresh/index.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
-import { claimsDetail, decodeTokenClaims, obtainOidcToken, type Diagnosis, type TokenClaims } from '../job-token/index.ts';
+import { claimsDetail, decodeTokenClaims, mintAudience, obtainOidcToken, type Diagnosis, type TokenClaims } from '../job-token/index.ts';
 import { diagnosePermissionDenied, diagnoseTokenExchange, type GoogleTarget } from '../clouds/gcp/diagnose.ts';
 
 /** The user name Artifact Registry and gcr.io take with an OAuth access token. */
@@ -40,7 +38,7 @@ const USERNAME = 'oauth2accesstoken';
 type Strategy = { kind: 'refresh'; bundle: string; audience: string } | { kind: 'static' };
 
 function credentialStrategy(inputs: GcpOidcInputs, claims: TokenClaims, env: Env, reporter: Reporter): Strategy {
-  const audience = refreshAudience(inputs.audience, claims, env);
+  const audience = mintAudience(inputs.audience, claims, env);
   const plan = planRefresh(inputs.refresh, audience);
   if ('bundle' in plan) return { kind: 'refresh', bundle: plan.bundle, audience };
   if (plan.fallback) reporter.line(`regauth: ${plan.fallback}`);
@@ -109,7 +107,7 @@ export const REFRESH_MAPPING_WARNING =
 /** refresh on: the registries are served by docker-credential-regauth, which mints again near expiry. */
 async function serveRefreshing(inputs: GcpOidcInputs, strategy: { bundle: string; audience: string }, minted: GoogleAccessToken, issuedAtMs: number, env: Env): Promise<Served> {
   const hosts = inputs.registries.map((target) => target.host);
-  return serveThroughHelper({
+  return serve({
     env,
     run: runProcess,
     recipe: {

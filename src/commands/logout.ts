@@ -3,12 +3,12 @@ import type { Reporter } from '../core/output.ts';
 import { isInside } from '../core/private-files.ts';
 import { parseLogoutInputs } from '../inputs/logout.ts';
 import { runProcess } from '../core/process.ts';
-import { undoJournal, type Undone } from '../refresh/teardown.ts';
+import { remove, type Undone } from '../refresh/index.ts';
 
 /** regauth/logout: undoes what the journal says regauth changed, backwards, and says so in words. */
 export const main: CommandMain = async (env, reporter) => {
   const { targets } = parseLogoutInputs(env);
-  const done = await undoJournal(env, runProcess, targets);
+  const done = await remove(env, runProcess, targets);
   report(done, reporter);
   if (done.failed.length > 0) return 1;
   return 0;

@@ -8,7 +8,7 @@ import { isDockerHub, type ImageReference } from '../registry/reference.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { composeImages } from '../pull/compose.ts';
 import { registerDockerCredentials } from '../pull/credentials.ts';
-import { heldManifestDigests, pullDocker, terminalAvailable } from '../pull/docker.ts';
+import { heldManifestDigests, pullDocker, terminalAvailable } from '../pull/docker-pull.ts';
 import { readImageLayers, type ManifestReadOptions } from '../pull/manifests.ts';
 import { planPulls, presentLayersOf, type PullSchedule } from '../pull/plan.ts';
 import { nodeFetch, type Fetch } from '../pull/http.ts';

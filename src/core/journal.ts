@@ -49,7 +49,7 @@ export function jobId(env: JournalEnv): string {
   const id = (env.CIRCLE_WORKFLOW_JOB_ID || env.CIRCLE_BUILD_NUM || '').trim();
   return JOB_ID.test(id) ? id : '';
 }
-const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
+export const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 const sameRecord = (a: Recorded, b: Recorded): boolean => identity(a) === identity(b) && (a.job ?? '') === (b.job ?? '');
 

@@ -94,25 +94,80 @@ export async function breakStaleLock(lock: string, isStale: (path: string) => Pr
   }
 }
 
+export interface LockDeps {
+  sleep: (ms: number) => Promise<void>;
+  isAlive: (pid: number) => boolean;
+  /** Wall clock in ms, compared with file mtimes and deadlines; Date.now when absent. */
+  now?: () => number;
+}
+
+export const realLockDeps: LockDeps = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  isAlive: isProcessAlive,
+  now: () => Date.now(),
+};
+
+const LOCK_POLL_MS = 20;
+
+export interface AcquireOptions {
+  /** Written into the lock after the pid: the deadline after which others may break it. */
+  holdMs?: number;
+  /** Give up after this much waiting (counted both as time slept and on the clock). */
+  maxWaitMs: number;
+  /**
+   * A link, FIFO or directory at the lock's path: `refuse` (a directory that is not regauth's
+   * own, e.g. docker's) or `break` (regauth's private directories, where nothing else belongs).
+   */
+  foreign: 'refuse' | 'break';
+}
+
+export class ForeignLockError extends Error {
+  constructor(
+    readonly path: string,
+    readonly what: string,
+  ) {
+    super(`${path} is ${what}, not a lock regauth made`);
+  }
+}
+
+/**
+ * The one wait loop of every regauth lock: takes the lock at `path`, waiting while a live owner
+ * holds it; `release` once taken, or `heldBy` when the wait ran out. A stale lock (lockState) is
+ * broken under its takeover guard, so among waiters exactly one takes it over.
+ */
+export async function acquireLock(path: string, options: AcquireOptions, deps: LockDeps = realLockDeps): Promise<{ release: () => Promise<void> } | { heldBy: string }> {
+  const now = deps.now ?? Date.now;
+  const giveUpAt = now() + options.maxWaitMs;
+  const inspect = async (file: string): Promise<LockState> => {
+    const found = await lockState(file, now(), deps.isAlive);
+    if (found.state === 'foreign' && options.foreign === 'refuse') throw new ForeignLockError(file, found.what);
+    return found;
+  };
+  const breakable = (found: LockState): boolean => found.state === 'stale' || found.state === 'foreign';
+  for (let slept = 0; ; ) {
+    const mine = options.holdMs === undefined ? String(process.pid) : `${process.pid} ${now() + options.holdMs}\n`;
+    if (await createLockFile(path, mine)) return { release: () => releaseLockFile(path, mine) };
+    const found = await inspect(path);
+    if (found.state === 'gone') continue;
+    // Whoever then wins the race to create the lock goes first; the rest wait as usual.
+    if (breakable(found) && (await breakStaleLock(path, async (file) => breakable(await inspect(file))))) continue;
+    if (slept >= options.maxWaitMs || now() >= giveUpAt) return { heldBy: found.state === 'held' ? found.owner : 'gone' };
+    await deps.sleep(LOCK_POLL_MS);
+    slept += LOCK_POLL_MS;
+  }
+}
+
 /**
  * Runs `work` holding the O_EXCL lock at `path` (content: this pid), taking over a stale one by
  * the rule above; something at `path` that is no lock file (a link, a FIFO) is removed unread.
  * Gives up after `maxWaitMs` (a holder that long has hung) with an error naming the file.
  */
 export async function withFileLock<T>(path: string, work: () => Promise<T>, maxWaitMs = 30_000): Promise<T> {
-  const mine = String(process.pid);
-  const isStale = async (file: string): Promise<boolean> => {
-    const found = await lockState(file, Date.now(), isProcessAlive);
-    return found.state === 'stale' || found.state === 'foreign';
-  };
-  for (const started = Date.now(); !(await createLockFile(path, mine)); ) {
-    if ((await isStale(path)) && (await breakStaleLock(path, isStale))) continue;
-    if (Date.now() - started > maxWaitMs) throw new Error(`${path} has been held by another process for over ${Math.round(maxWaitMs / 1000)} s: if no regauth step is running, delete it`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const taken = await acquireLock(path, { maxWaitMs, foreign: 'break' });
+  if ('heldBy' in taken) throw new Error(`${path} has been held by another process for over ${Math.round(maxWaitMs / 1000)} s: if no regauth step is running, delete it`);
   try {
     return await work();
   } finally {
-    await releaseLockFile(path, mine);
+    await taken.release();
   }
 }

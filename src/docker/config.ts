@@ -10,10 +10,13 @@ import { withConfigLock, type LockDeps } from './lock.ts';
  * The docker client config directory and the lock that serialises regauth's read-modify-write
  * of config.json (docker's own can lose an entry when two logins overlap). What regauth changed
  * there is on record in the journal (src/core/journal.ts), not here.
+ *
+ * dockerConfigDir is the one place that says where config.json is, as docker decides it:
+ * $DOCKER_CONFIG, else ~/.docker (an empty HOME is no home). Logins, refresh and pull all ask it.
  */
 export function dockerConfigDir(env: Env): string {
   const configured = env.DOCKER_CONFIG?.trim();
-  return configured ? configured : join(env.HOME ?? homedir(), '.docker');
+  return configured ? configured : join(env.HOME || homedir(), '.docker');
 }
 
 export interface DockerConfigFile {

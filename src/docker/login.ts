@@ -12,7 +12,7 @@ import type { RunProcess } from '../core/process.ts';
 import type { RegistryTarget } from '../registry/host.ts';
 import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy, type Verdict } from '../core/retry.ts';
 
-/** docker login / logout through the one process wrapper; the password goes on stdin only. */
+/** docker login through the one process wrapper; the password goes on stdin only (logout: ./logout.ts). */
 export interface DockerDeps {
   run: RunProcess;
   env: Env;
@@ -107,13 +107,6 @@ export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, user
     },
     deps.lock,
   );
-}
-
-/** `docker logout` of one key in `configDir` (an undo the journal asks for). */
-export async function dockerLogoutKey(deps: DockerDeps, configDir: string, target: RegistryTarget): Promise<void> {
-  const args = target.serverArgument === undefined ? ['logout'] : ['logout', target.serverArgument];
-  const result = await deps.run({ command: 'docker', args, env: { ...deps.env, DOCKER_CONFIG: configDir } });
-  if (result.exitCode !== 0) throw new DockerCommandError(args, result.exitCode, `${result.stderr}\n${result.stdout}`);
 }
 
 /** Takes back an opt-out written moments ago (already inside the config lock). */

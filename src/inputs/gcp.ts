@@ -1,6 +1,6 @@
-import { DEFAULT_GOOGLE_ENDPOINTS, isGoogleRegistryHost, parseEndpointBase, parseWorkloadIdentityProvider, serviceAccountProblem, type GoogleEndpoints, type WorkloadIdentityProvider } from '../clouds/gcp/index.ts';
+import { DEFAULT_GOOGLE_ENDPOINTS, parseEndpointBase, parseWorkloadIdentityProvider, serviceAccountProblem, type GoogleEndpoints, type WorkloadIdentityProvider } from '../clouds/gcp/index.ts';
 import { InputError, UserError } from '../core/errors.ts';
-import { parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
+import { isGoogleRegistry, parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
 import { booleanParameter, envKey, integerParameter, listParameter, stringParameter, type Env } from './common.ts';
 
 export interface GcpOidcInputs {
@@ -44,7 +44,7 @@ export function parseGcpOidcInputs(env: Env): GcpOidcInputs {
     if (target.kind === 'dockerhub') throw new InputError('registries', `item ${JSON.stringify(host)} is Docker Hub, which does not accept Google credentials; use regauth/login for it`);
     if (registries.some((r) => r.configKey === target.configKey)) continue;
     registries.push(target);
-    if (!isGoogleRegistryHost(target.host)) otherHosts.push(target.host);
+    if (!isGoogleRegistry(target)) otherHosts.push(target.host);
   }
 
   const audience = stringParameter(env, 'audience', { maxLength: 1024 });

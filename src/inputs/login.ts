@@ -1,5 +1,5 @@
 import { InputError } from '../core/errors.ts';
-import { ACR_TOKEN_USERNAME, parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
+import { ACR_TOKEN_USERNAME, isGoogleRegistry, parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
 import { type Env, secretFromEnvName, stringParameter } from './common.ts';
 
 export interface LoginInputs {
@@ -36,7 +36,7 @@ export function parseLoginInputs(env: Env): LoginInputs {
 
 function presetUsername(target: RegistryTarget, password: string): { username: string; why: string } | undefined {
   if (target.kind === 'acr') return { username: ACR_TOKEN_USERNAME, why: `using ACR's fixed user name ${ACR_TOKEN_USERNAME} for a refresh token` };
-  if (target.kind === 'gcr' || target.kind === 'artifact-registry') {
+  if (isGoogleRegistry(target)) {
     if (parseServiceAccountKey(password)) return { username: '_json_key', why: 'the password is a service-account key, so the user name is _json_key' };
     return { username: 'oauth2accesstoken', why: 'the password is taken as an access token, so the user name is oauth2accesstoken' };
   }

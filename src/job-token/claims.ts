@@ -1,6 +1,7 @@
 import { UserError } from '../core/errors.ts';
 import { remote } from '../core/output.ts';
 import { clockTime } from '../core/units.ts';
+import type { Env } from '../core/env.ts';
 
 /** The non-secret claims of a web identity token; the token itself is the secret. */
 export interface TokenClaims {
@@ -46,6 +47,14 @@ export function isExpiringWithin(token: string, seconds: number, nowMs: number):
 export function audiences(claims: TokenClaims): string[] {
   if (Array.isArray(claims.aud)) return claims.aud.filter((a): a is string => typeof a === 'string');
   return typeof claims.aud === 'string' ? [claims.aud] : [];
+}
+
+/**
+ * The aud to mint a fresh job token with (a re-mint at login, a refresh later): the one the user
+ * asked for, else the token's own, else the org id (CircleCI's default aud). Empty: none known.
+ */
+export function mintAudience(given: string, claims: TokenClaims, env: Env): string {
+  return given || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '';
 }
 
 /** `iss=… aud=… sub=… exp=… (expired 2 min ago)`: safe to print. */

@@ -3,7 +3,7 @@ import { UserError } from '../core/errors.ts';
 import { isoSeconds } from '../core/output.ts';
 import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../core/process.ts';
 import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../core/retry.ts';
-import { audiences, decodeTokenClaims, isExpiringWithin } from './claims.ts';
+import { decodeTokenClaims, isExpiringWithin, mintAudience } from './claims.ts';
 import { findAgent, type AgentLookupDeps } from './agent.ts';
 
 export type TokenSource = 'CIRCLE_OIDC_TOKEN_V2' | 'CIRCLE_OIDC_TOKEN' | 'circleci-agent run oidc get' | 'circleci run oidc get';
@@ -92,7 +92,7 @@ export async function obtainOidcToken(options: ObtainTokenOptions): Promise<Oidc
   if (!isExpiringWithin(found.token, options.minValiditySeconds ?? 60, now())) return found;
   if (!(await findAgent(options.env, { ...options.agent, run: options.run ?? realRunProcess })).found) return found;
   const claims = decodeTokenClaims(found.token);
-  const aud = audiences(claims)[0] ?? options.env.CIRCLE_ORGANIZATION_ID ?? '';
+  const aud = mintAudience('', claims, options.env);
   if (aud === '') return found;
   const expiredAt = typeof claims.exp === 'number' ? isoSeconds(new Date(claims.exp * 1000)) : 'an unknown time';
   const stale = `${found.source} expired or expires within ${options.minValiditySeconds ?? 60} s (exp ${expiredAt})`;

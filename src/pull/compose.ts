@@ -4,7 +4,7 @@ import { InputError, UserError } from '../core/errors.ts';
 import { ProcessStartError, type RunProcess } from '../core/process.ts';
 import { dockerErrorLine } from '../docker/error.ts';
 import { parseReference, ReferenceFormatError, type ImageReference } from '../registry/reference.ts';
-import { failureOutput } from './docker.ts';
+import { failureOutput } from './docker-pull.ts';
 
 /**
  * The images docker compose files name, as `docker compose config --images` lists them: compose

@@ -1,8 +1,8 @@
 import { constants, promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Redactor } from '../core/output.ts';
 import type { RunProcess } from '../core/process.ts';
+import { dockerConfigDir } from '../docker/config.ts';
 import { configKeysFor, savedLogin, type RegistryCredentials } from './registry-http.ts';
 
 /**
@@ -125,8 +125,7 @@ export interface RegisteredCredentials {
  */
 export async function registerDockerCredentials(env: Readonly<Record<string, string | undefined>>, redactor: Redactor, helpers?: HelperDeps): Promise<RegisteredCredentials> {
   const byDomain = new Map<string, RegistryCredentials>();
-  const dir = env.DOCKER_CONFIG?.trim() || join(env.HOME || homedir(), '.docker');
-  const text = await readRegularFile(join(dir, 'config.json'));
+  const text = await readRegularFile(join(dockerConfigDir(env), 'config.json'));
   if (text === undefined) return { count: 0, byDomain };
   let parsed: unknown;
   try {

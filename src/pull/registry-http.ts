@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Redactor } from '../core/output.ts';
+import { dockerConfigDir } from '../docker/config.ts';
 import type { Fetch, HttpResponse } from './http.ts';
 
 /**
@@ -131,10 +131,9 @@ export async function loadSavedLogin(
   keys: readonly string[],
   readConfig: ReadConfig = (path) => readFile(path, 'utf8'),
 ): Promise<SavedLogin> {
-  const dir = env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
   let text: string;
   try {
-    text = await readConfig(join(dir, 'config.json'));
+    text = await readConfig(join(dockerConfigDir(env), 'config.json'));
   } catch {
     return { credentials: undefined, note: undefined };
   }

@@ -1,7 +1,7 @@
 import { isDockerHub, mirrorReference, ReferenceFormatError, type ImageReference } from '../registry/reference.ts';
 import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../core/retry.ts';
 import { classifyPullError, type PullVerdict } from './classify.ts';
-import type { PullDocker } from './docker.ts';
+import type { PullDocker } from './docker-pull.ts';
 import { mapWithConcurrency } from './pool.ts';
 import type { ProgressBoard } from './progress-board.ts';
 import type { PullSnapshot } from './progress.ts';

@@ -1,4 +1,5 @@
-import { assumeRoleWithWebIdentity, getEcrAuthorization, getEcrPublicAuthorization, type AwsRetryOptions } from '../clouds/aws/index.ts';
+import { assumeRoleWithWebIdentity, type AwsRetryOptions } from '../clouds/aws/index.ts';
+import { fetchEcrLogins } from '../clouds/aws/ecr-login.ts';
 import type { RetryPolicy } from '../core/retry.ts';
 import type { AwsEcrRecipe } from './recipe.ts';
 import type { MintedGroup, RefreshDeps } from './refreshers.ts';
@@ -68,13 +69,11 @@ async function mintAwsEcr(recipe: AwsEcrRecipe, jobToken: string, deps: RefreshD
     retry,
   });
   const { credentials } = assumed;
-  const logins = await getEcrAuthorization({ region: recipe.region, credentials, registryIds: recipe.accountIds, retry });
-  if (recipe.includePublic) logins.push(await getEcrPublicAuthorization({ credentials, retry }));
-  const now = Date.now();
+  const logins = await fetchEcrLogins(recipe, credentials, { retry: deps.retry, aws: retry });
   return {
     registries: logins
       .filter((login) => recipe.hosts.includes(login.registry))
-      .map((login) => ({ host: login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt ?? new Date(now + 3600_000) })),
+      .map((login) => ({ host: login.registry, username: login.username, secret: login.password, expiresAt: login.expiresAt })),
     awsCredentials: credentials,
     secrets: [credentials.secretAccessKey, credentials.sessionToken, ...logins.map((login) => login.password)],
   };

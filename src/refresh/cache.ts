@@ -4,7 +4,8 @@ import { readOwned, writeIntoExisting, layout } from './files.ts';
  * One cache entry per registry host (docker's answer) and per AWS group (credential_process's
  * answer). Line 1 is the epoch second after which the entry is not served from the cache (its
  * expiry minus the refresh margin), line 2 the exact JSON the caller gets, line 3 the expiry.
- * The bash helper reads lines 1 and 2 with builtins only, so a cached answer starts no node.
+ * The bash helper reads lines 1 and 2 with builtins only, so a cached answer starts no node
+ * (its test writes an entry with formatEntry and has the script answer it).
  */
 export interface CacheEntry {
   refreshAt: number;
@@ -24,7 +25,9 @@ export function parseEntry(text: string): CacheEntry | undefined {
 }
 
 export const hostEntryName = (host: string): string => host;
-export const awsEntryName = (group: string): string => `aws@${group}`;
+/** The bash helper looks up `aws-credentials <group>` under this prefix too. */
+export const AWS_ENTRY_PREFIX = 'aws@';
+export const awsEntryName = (group: string): string => `${AWS_ENTRY_PREFIX}${group}`;
 
 export async function readEntry(dir: string, name: string): Promise<CacheEntry | undefined> {
   const text = await readOwned(layout(dir).cache(name));
@@ -38,11 +41,6 @@ export async function writeEntry(dir: string, name: string, entry: CacheEntry): 
 
 export const isFresh = (entry: CacheEntry | undefined, nowMs: number): entry is CacheEntry => entry !== undefined && entry.refreshAt > nowMs / 1000;
 export const isUsable = (entry: CacheEntry | undefined, nowMs: number): entry is CacheEntry => entry !== undefined && entry.expiresAt > nowMs / 1000 + 1;
-
-/** docker's credential-helper answer. */
-export function dockerAnswer(host: string, username: string, secret: string): string {
-  return JSON.stringify({ ServerURL: host, Username: username, Secret: secret });
-}
 
 /** credential_process's answer. */
 export function awsProcessAnswer(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date }): string {

@@ -28,7 +28,7 @@ export async function fenceOff(dir: string, deps: GroupLockDeps = realGroupLockD
   }
   const locks = join(dir, 'locks');
   const names = await fs.readdir(locks).catch(() => [] as string[]);
-  const until = deps.now() + waitMs;
+  const until = (deps.now ?? Date.now)() + waitMs;
   await Promise.all(
     names
       .filter((name) => name.endsWith('.lock'))

@@ -10,19 +10,23 @@ import { ensurePrivateDirectory, ownedByUs, readRegularFile, replaceFileAtomical
  * directory others can write is refused rather than followed.
  */
 export function helperDir(env: Env): string {
-  return join(env.HOME || homedir(), '.regauth', 'helper');
+  return join(env.HOME || homedir(), HELPER_HOME_PATH);
 }
 
+/** The names the bash helper reads too (src/refresh/helper-script.ts builds its paths from these). */
+export const HELPER_HOME_PATH = '.regauth/helper';
+export const HELPER_FILES = { node: 'node', bundles: 'bundles', bundleExtension: '.cjs', routes: 'routes', cache: 'cache', job: 'job' } as const;
+
 export const layout = (dir: string) => ({
-  node: join(dir, 'node'),
-  bundle: (kind: string) => join(dir, 'bundles', `${kind}.cjs`),
+  node: join(dir, HELPER_FILES.node),
+  bundle: (kind: string) => join(dir, HELPER_FILES.bundles, `${kind}${HELPER_FILES.bundleExtension}`),
   recipe: (group: string) => join(dir, 'recipes', `${group}.json`),
-  route: (host: string) => join(dir, 'routes', host),
-  cache: (name: string) => join(dir, 'cache', name),
+  route: (host: string) => join(dir, HELPER_FILES.routes, host),
+  cache: (name: string) => join(dir, HELPER_FILES.cache, name),
   lock: (group: string) => join(dir, 'locks', `${group}.lock`),
   fallbackBin: join(dir, 'bin'),
   /** The job that logged in (src/refresh/job.ts): the helper serves and renews for it alone. */
-  job: join(dir, 'job'),
+  job: join(dir, HELPER_FILES.job),
   /** Put there by logout before it removes the directory: no refresh writes once it exists (src/refresh/fence.ts). */
   fence: join(dir, 'fenced'),
 });

@@ -5,7 +5,8 @@ import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryPolicy } from '../core/retry.ts';
 import type { Env } from '../inputs/common.ts';
-import { awsEntryName, awsProcessAnswer, dockerAnswer, hostEntryName, isFresh, isUsable, parseEntry, readEntry, writeEntry, type CacheEntry } from './cache.ts';
+import { dockerAnswer, hostFromServerUrl, listAnswer, NOT_FOUND, parseStoreRequest, STORE_USAGE } from './docker-protocol.ts';
+import { awsEntryName, awsProcessAnswer, hostEntryName, isFresh, isUsable, parseEntry, readEntry, writeEntry, type CacheEntry } from './cache.ts';
 import { helperDir, layout, readOwned } from './files.ts';
 import { isFenced } from './fence.ts';
 import { isLoginsJob } from './job.ts';
@@ -55,11 +56,6 @@ export function realHelperIo(): HelperIo {
   };
 }
 
-/** The server URL docker passes, as the host key regauth files its entries under. */
-export function hostFromServerUrl(server: string): string {
-  return server.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-}
-
 export async function helperMain(args: readonly string[], refreshers: Refreshers, io: HelperIo = realHelperIo()): Promise<number> {
   const redactor = new Redactor();
   // The same rendering as every step's lines: redacted, stripped, remote text quoted and cut after redaction.
@@ -73,13 +69,13 @@ export async function helperMain(args: readonly string[], refreshers: Refreshers
     switch (command) {
       case 'get': {
         const host = hostFromServerUrl(argument || (await io.stdin()));
-        if (!isValidHost(host)) return fail(io, 'credentials not found in native keychain');
+        if (!isValidHost(host)) return fail(io, NOT_FOUND);
         if (await foreign()) return notThisJob(io, speaker, host);
         const group = (await readOwned(layout(dir).route(host)))?.trim();
         if (!group || !GROUP.test(group)) {
           const stored = await readEntry(dir, hostEntryName(host));
           if (isUsable(stored, io.now())) return answer(io, stored.answer);
-          return fail(io, 'credentials not found in native keychain');
+          return fail(io, NOT_FOUND);
         }
         return await serve(dir, group, hostEntryName(host), `the registry ${host}`, refreshers, io, redactor, speaker);
       }
@@ -120,7 +116,7 @@ function answer(io: HelperIo, text: string): number {
 /** docker's "no credentials" (it then goes on anonymously), with one line saying why. */
 function notThisJob(io: HelperIo, speaker: Speaker, what: string): number {
   speaker.say(`the credential helper was set up by another CircleCI job that ended without regauth/logout; nothing for ${what}`);
-  io.stdout('credentials not found in native keychain\n');
+  io.stdout(`${NOT_FOUND}\n`);
   return 1;
 }
 
@@ -246,39 +242,30 @@ async function refreshGroup(
 }
 
 async function store(dir: string, input: string, io: HelperIo): Promise<number> {
-  let parsed: { ServerURL?: unknown; Username?: unknown; Secret?: unknown };
-  try {
-    parsed = JSON.parse(input) as typeof parsed;
-  } catch {
-    return fail(io, 'regauth: store expects {"ServerURL","Username","Secret"} on stdin');
-  }
-  const host = hostFromServerUrl(String(parsed.ServerURL ?? ''));
-  if (!isValidHost(host) || typeof parsed.Username !== 'string' || typeof parsed.Secret !== 'string') return fail(io, 'regauth: store expects {"ServerURL","Username","Secret"} on stdin');
+  const request = parseStoreRequest(input);
+  if (!request) return fail(io, STORE_USAGE);
+  const { host } = request;
+  const given = dockerAnswer(host, request.username, request.secret);
   // regauth's own docker login (which verifies the password it just cached): nothing to change.
   const current = await readEntry(dir, hostEntryName(host));
-  if (current && (await readOwned(layout(dir).route(host))) !== undefined && current.answer === dockerAnswer(host, parsed.Username, parsed.Secret)) return 0;
+  if (current && (await readOwned(layout(dir).route(host))) !== undefined && current.answer === given) return 0;
   // A user's own `docker login` to a host regauth serves: kept as given, never refreshed.
   const now = Math.floor(io.now() / 1000);
-  await writeEntry(dir, hostEntryName(host), { refreshAt: now + STORED_LIFETIME_S, answer: dockerAnswer(host, parsed.Username, parsed.Secret), expiresAt: now + STORED_LIFETIME_S });
+  await writeEntry(dir, hostEntryName(host), { refreshAt: now + STORED_LIFETIME_S, answer: given, expiresAt: now + STORED_LIFETIME_S });
   await fs.rm(layout(dir).route(host), { force: true });
   return 0;
 }
 
 async function list(dir: string, io: HelperIo): Promise<number> {
-  const out: Record<string, string> = {};
+  const answers = new Map<string, string>();
   const names = await fs.readdir(layout(dir).cache('')).catch(() => [] as string[]);
   for (const name of names) {
     if (!isValidHost(name)) continue;
     const text = await readOwned(layout(dir).cache(name));
     const entry = text === undefined ? undefined : parseEntry(text);
-    if (!entry) continue;
-    try {
-      out[name] = String((JSON.parse(entry.answer) as { Username?: unknown }).Username ?? '');
-    } catch {
-      // a damaged entry is not listed
-    }
+    if (entry) answers.set(name, entry.answer);
   }
-  return answer(io, JSON.stringify(out));
+  return answer(io, listAnswer(answers));
 }
 
 /** `google-executable <group>` or `google-executable --audience <aud>`. */

@@ -1,30 +1,13 @@
-import { breakStaleLock, createLockFile, isProcessAlive, lockState, releaseLockFile } from '../core/lock-file.ts';
+import { acquireLock, realLockDeps, type LockDeps } from '../core/lock-file.ts';
 
 /**
- * One refresh per group at a time, whatever number of docker pulls ask at once. The lock file
- * holds `<pid> <deadline ms>`; a lock whose owner died (a killed refresh) or whose deadline passed
- * is broken under the shared takeover guard (src/core/lock-file.ts), so a lock can delay a
- * refresh but never block it for good, and two waiters never both take it.
+ * One refresh per group at a time, whatever number of docker pulls ask at once: regauth's one
+ * lock (src/core/lock-file.ts) in the helper's private directory. It holds `<pid> <deadline ms>`,
+ * so a lock can delay a refresh but never block it for good; anything else at its path (a link,
+ * a FIFO) is removed unread, since nothing but regauth writes there.
  */
-export interface GroupLockDeps {
-  now: () => number;
-  sleep: (ms: number) => Promise<void>;
-  isAlive: (pid: number) => boolean;
-}
-
-export const realGroupLockDeps: GroupLockDeps = {
-  now: Date.now,
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  isAlive: isProcessAlive,
-};
-
-const POLL_MS = 20;
-
-/** Stale by the one rule (src/core/lock-file.ts); anything at the path that is no lock file (a link, a FIFO) is removed, never read. */
-async function isStale(path: string, deps: GroupLockDeps): Promise<boolean> {
-  const found = await lockState(path, deps.now(), deps.isAlive);
-  return found.state === 'stale' || found.state === 'foreign';
-}
+export type GroupLockDeps = LockDeps;
+export const realGroupLockDeps: GroupLockDeps = realLockDeps;
 
 /** The longest a refresh holds its group's lock (its whole deadline); logout waits this long at most. */
 export const LONGEST_HOLD_MS = 30_000;
@@ -35,13 +18,6 @@ export const LONGEST_HOLD_MS = 30_000;
  * after logout must not bring the helper's directory back), so its absence throws ENOENT.
  */
 export async function acquireGroupLock(file: string, holdMs: number, waitUntilMs: number, deps: GroupLockDeps = realGroupLockDeps): Promise<(() => Promise<void>) | undefined> {
-  for (;;) {
-    const mine = `${process.pid} ${deps.now() + holdMs}\n`;
-    if (await createLockFile(file, mine)) return () => releaseLockFile(file, mine);
-    if (await isStale(file, deps)) {
-      if (await breakStaleLock(file, (path) => isStale(path, deps))) continue;
-    }
-    if (deps.now() >= waitUntilMs) return undefined;
-    await deps.sleep(POLL_MS);
-  }
+  const taken = await acquireLock(file, { holdMs, maxWaitMs: Math.max(0, waitUntilMs - (deps.now ?? Date.now)()), foreign: 'break' }, deps);
+  return 'release' in taken ? taken.release : undefined;
 }

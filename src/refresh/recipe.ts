@@ -48,8 +48,9 @@ export type RecipeKind = Recipe['kind'];
 /** A recipe as a login builds it, before its group id is derived. */
 export type UngroupedRecipe = Omit<AwsEcrRecipe, 'group'> | Omit<GcpRecipe, 'group'>;
 
+// Both are POSIX extended regular expressions too: the bash helper tests the same patterns.
 export const GROUP = /^[a-z][a-z0-9]*(-[a-z0-9]+)+$/;
-const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+export const HOST = /^[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?$/;
 
 /** The kind a group id starts with (`aws-ecr-1f2e…` → `aws-ecr`). */
 export function kindOfGroup(group: string): string {

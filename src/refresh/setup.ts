@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig } from '../docker/config.ts';
 import type { RunProcess } from '../core/process.ts';
 import type { Env } from '../inputs/common.ts';
-import { awsEntryName, awsProcessAnswer, dockerAnswer, hostEntryName, writeEntry } from './cache.ts';
+import { awsEntryName, awsProcessAnswer, hostEntryName, writeEntry } from './cache.ts';
+import { dockerAnswer } from './docker-protocol.ts';
 import { ensurePrivateDir, helperDir, layout, writeAtomic } from './files.ts';
 import { HELPER_NAME, helperScript } from './helper-script.ts';
 import { installHelper, type Installed } from './install.ts';
@@ -14,7 +15,6 @@ import { prependPath, record } from '../core/journal.ts';
 import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
 import { bindToJob, discardOtherJobs } from './job.ts';
-import { audiences, type TokenClaims } from '../job-token/index.ts';
 import type { Reporter } from '../core/output.ts';
 import { findAgent } from '../job-token/agent.ts';
 import { clockTime } from '../core/units.ts';
@@ -126,11 +126,6 @@ export function planRefresh(refresh: boolean, audience: string): { bundle: strin
   const bundle = bundleSource();
   if (bundle && audience) return { bundle };
   return { fallback: `refresh is on but ${bundle ? 'the job token names no audience to mint again' : 'this run has no packed bundle to refresh with'}; logging in with fixed passwords instead` };
-}
-
-/** The aud a refresh mints its job token with: the login's, else the token's own, else the org id. */
-export function refreshAudience(given: string, claims: TokenClaims, env: Env): string {
-  return given || audiences(claims)[0] || env.CIRCLE_ORGANIZATION_ID || '';
 }
 
 /** docker's environment for the login right after serving: it must find the helper just installed. */

@@ -21,7 +21,26 @@ const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^\[[0-9a-f:.]+\]$/;
-const ECR_PRIVATE = /^\d{12}\.dkr[.-]ecr(-fips)?\.[a-z0-9-]+\.(amazonaws\.(com(\.cn)?|eu)|on\.(aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$/;
+/** <account>.dkr.ecr[-fips].<region>.<partition's domain>: every partition's, dual-stack (on.aws) included. */
+const ECR_PRIVATE = new RegExp(
+  '^(\\d{12})\\.dkr[.-]ecr(-fips)?\\.((?:[a-z]{2}|eusc)(?:-[a-z]+)+-\\d+)\\.' +
+    '(amazonaws\\.(?:com(?:\\.cn)?|eu)|on\\.(?:aws|amazonwebservices\\.com\\.cn)|sc2s\\.sgov\\.gov|c2s\\.ic\\.gov|cloud\\.adc-e\\.uk|csp\\.hci\\.ic\\.gov)$',
+);
+
+export interface EcrRegistryHost {
+  account: string;
+  region: string;
+  fips: boolean;
+  /** The domain after the region, e.g. amazonaws.com, amazonaws.com.cn, on.aws (dual-stack). */
+  domain: string;
+}
+
+/** A private ECR registry host's parts, or undefined when `host` is not one. */
+export function parseEcrRegistryHost(host: string): EcrRegistryHost | undefined {
+  const match = ECR_PRIVATE.exec(host);
+  if (!match) return undefined;
+  return { account: match[1] ?? '', fips: match[2] !== undefined, region: match[3] ?? '', domain: match[4] ?? '' };
+}
 
 /** Returns the normalised target, or a reason the value is not a registry host. */
 export function parseRegistryHost(value: string): RegistryTarget | { error: string } {
@@ -42,14 +61,25 @@ export function parseRegistryHost(value: string): RegistryTarget | { error: stri
   return { host: lower, serverArgument: lower, configKey: lower, kind: kindOf(hostPart) };
 }
 
+/** <location>-docker.pkg.dev, e.g. us-docker.pkg.dev, europe-west1-docker.pkg.dev. */
+const ARTIFACT_REGISTRY = /^[a-z][a-z0-9-]*[a-z0-9]-docker\.pkg\.dev$/;
+
+/**
+ * Whether Google serves docker images at the target and takes its OAuth tokens there: Artifact
+ * Registry, or Container Registry (gcr.io and every *.gcr.io, e.g. marketplace.gcr.io).
+ */
+export function isGoogleRegistry(target: RegistryTarget): boolean {
+  return target.kind === 'gcr' || target.kind === 'artifact-registry';
+}
+
 function kindOf(host: string): RegistryKind {
   if (host === 'gcr.io' || host.endsWith('.gcr.io')) return 'gcr';
-  if (host.endsWith('-docker.pkg.dev')) return 'artifact-registry';
+  if (ARTIFACT_REGISTRY.test(host)) return 'artifact-registry';
   if (host.endsWith('.azurecr.io') || host.endsWith('.azurecr.cn') || host.endsWith('.azurecr.us')) return 'acr';
   if (host === 'quay.io') return 'quay';
   if (host === 'ghcr.io') return 'ghcr';
   if (host === 'public.ecr.aws') return 'ecr-public';
-  if (ECR_PRIVATE.test(host)) return 'ecr';
+  if (parseEcrRegistryHost(host)) return 'ecr';
   return 'other';
 }
 

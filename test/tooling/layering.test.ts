@@ -18,6 +18,8 @@ describe('layering in src/ is a lint rule', () => {
     ['src/job-token/probe.ts', '../clouds/aws/validate.ts'],
     ['src/pull/probe.ts', '../refresh/files.ts'],
     ['src/refresh/probe.ts', '../commands/logout.ts'],
+    ['src/commands/probe.ts', '../refresh/setup.ts'],
+    ['src/commands/shared/probe.ts', '../../refresh/helper.ts'],
   ])('%s may not import %s', async (file, from) => {
     expect(await verdict(file, from)).toHaveLength(1);
   });
@@ -28,7 +30,7 @@ describe('layering in src/ is a lint rule', () => {
     ['src/pull/probe.ts', '../docker/error.ts'],
     ['src/inputs/probe.ts', '../clouds/aws/validate.ts'],
     ['src/refresh/probe.ts', '../inputs/common.ts'],
-    ['src/commands/probe.ts', '../refresh/setup.ts'],
+    ['src/commands/probe.ts', '../refresh/index.ts'],
   ])('%s may import %s', async (file, from) => {
     expect(await verdict(file, from)).toEqual([]);
   });

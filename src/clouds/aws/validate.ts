@@ -2,15 +2,13 @@
  * Pure checks of AWS identifiers, used by the input layer before anything runs.
  * Each `*Problem` function returns undefined for a valid value, else the reason.
  */
+import { parseEcrRegistryHost } from '../../registry/host.ts';
+
 const PARTITION = '(aws|aws-cn|aws-us-gov|aws-iso(?:-[a-z])?|aws-eusc)';
 // IAM path: `/` or `/segment/.../`, printable ASCII; role name: [\w+=,.@-]{1,64}.
 const ROLE_ARN = new RegExp(`^arn:${PARTITION}:iam::(\\d{12}):role/((?:[\\x21-\\x2e\\x30-\\x7e]+/)*)([\\w+=,.@-]{1,64})$`);
 const REGION = /^(?:[a-z]{2}|eusc)(-[a-z]+)+-\d+$/;
 const ACCOUNT_ID = /^\d{12}$/;
-const REGION_PART = '(?:[a-z]{2}|eusc)(?:-[a-z]+)+-\\d+';
-const ECR_HOST = new RegExp(
-  `^(\\d{12})\\.dkr[.-]ecr(-fips)?\\.(${REGION_PART})\\.(amazonaws\\.(?:com(?:\\.cn)?|eu)|on\\.(?:aws|amazonwebservices\\.com\\.cn)|sc2s\\.sgov\\.gov|c2s\\.ic\\.gov|cloud\\.adc-e\\.uk|csp\\.hci\\.ic\\.gov)$`,
-);
 
 export interface RoleArn {
   partition: string;
@@ -56,19 +54,8 @@ export function accountIdProblem(value: string): string | undefined {
   return isAccountId(value) ? undefined : `must be a 12-digit AWS account id, got ${quote(value)}`;
 }
 
-export interface EcrRegistryHost {
-  account: string;
-  region: string;
-  fips: boolean;
-  /** The domain after the region, e.g. amazonaws.com, amazonaws.com.cn, on.aws (dual-stack). */
-  domain: string;
-}
-
-export function parseEcrRegistryHost(host: string): EcrRegistryHost | undefined {
-  const match = ECR_HOST.exec(host);
-  if (!match) return undefined;
-  return { account: match[1] ?? '', fips: match[2] !== undefined, region: match[3] ?? '', domain: match[4] ?? '' };
-}
+// The ECR host pattern is the registry layer's (one rule for what an ECR host is).
+export { parseEcrRegistryHost, type EcrRegistryHost } from '../../registry/host.ts';
 
 export function ecrRegistryHostProblem(host: string): string | undefined {
   return parseEcrRegistryHost(host)

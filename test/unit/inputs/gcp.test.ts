@@ -52,6 +52,8 @@ describe('regauth/gcp-oidc-login inputs', () => {
   it('accepts another host with a note, and base URLs from the override variables', () => {
     const inputs = parseGcpOidcInputs(env({ REGAUTH_REGISTRIES: 'registry.internal.example:5000', CLOUDSDK_API_ENDPOINT_OVERRIDES_STS: 'http://127.0.0.1:8080', CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS: 'https://private.example/iam/' }));
     expect(inputs.otherHosts).toEqual(['registry.internal.example:5000']);
+    // One rule with the registry kind (registry/host.ts): every gcr.io host is Google's, a look-alike is not.
+    expect(parseGcpOidcInputs(env({ REGAUTH_REGISTRIES: 'marketplace.gcr.io, us-docker.pkg.dev:443, a.b-docker.pkg.dev' })).otherHosts).toEqual(['a.b-docker.pkg.dev']);
     expect(inputs.endpoints).toEqual({ sts: 'http://127.0.0.1:8080/', iamCredentials: 'https://private.example/iam/' });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTokenClaims, describeClaims, isExpiringWithin } from '../../../src/job-token/claims.ts';
+import { decodeTokenClaims, describeClaims, isExpiringWithin, mintAudience } from '../../../src/job-token/claims.ts';
 
 function jwt(payload: unknown): string {
   const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -50,5 +50,17 @@ describe('describeClaims', () => {
       'iss=https://oidc.circleci.com/org/ORG aud=ORG sub=org/ORG/project/P/user/U exp=12:10:00 UTC (in 600 s)',
     );
     expect(describeClaims({ exp: nowS - 30 }, NOW)).toBe('iss=(none) aud=(none) sub=(none) exp=11:59:30 UTC (expired 30 s ago)');
+  });
+});
+
+describe('mintAudience (the one rule a re-mint at login and a refresh use)', () => {
+  const env = { CIRCLE_ORGANIZATION_ID: 'org-id' };
+  it('takes the asked-for aud first, then the token’s first aud, then the org id', () => {
+    expect(mintAudience('asked', { aud: ['first', 'second'] }, env)).toBe('asked');
+    expect(mintAudience('', { aud: ['first', 'second'] }, env)).toBe('first');
+    expect(mintAudience('', { aud: 'only' }, env)).toBe('only');
+    expect(mintAudience('', {}, env)).toBe('org-id');
+    expect(mintAudience('', { aud: '' }, env)).toBe('org-id');
+    expect(mintAudience('', {}, {})).toBe('');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DockerCommandError } from '../../../src/docker/error.ts';
-import type { PullDocker } from '../../../src/pull/docker.ts';
+import type { PullDocker } from '../../../src/pull/docker-pull.ts';
 import { MIRROR_MAX_ATTEMPTS, runPulls, samePlatform, type PullPlan } from '../../../src/pull/run.ts';
 import type { PullFailure, PullSuccess } from '../../../src/pull/summary.ts';
 import type { WaitProbe } from '../../../src/pull/wait-probe.ts';

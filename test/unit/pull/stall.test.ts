@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcessRequest, RunProcess } from '../../../src/core/process.ts';
-import { pullDocker, PULL_WATCH_TICK_MS } from '../../../src/pull/docker.ts';
+import { pullDocker, PULL_WATCH_TICK_MS } from '../../../src/pull/docker-pull.ts';
 import { PullStalled, stallDeadlineMs } from '../../../src/pull/stall.ts';
 import { classifyPullError } from '../../../src/pull/classify.ts';
 import { fakeClock } from '../../support/fake-clock.ts';

@@ -18,6 +18,7 @@ describe('registry hosts', () => {
     ['123456789012.dkr-ecr.us-east-1.on.aws', 'ecr'],
     ['123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com', 'ecr'],
     ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn', 'ecr'],
+    ['123456789012.dkr.ecr.notaregion.amazonaws.com', 'other'],
     ['127.0.0.1:5000', 'other'],
     ['localhost:5000', 'other'],
     ['https://registry.example.com/', 'other'],
