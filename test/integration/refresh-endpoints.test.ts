@@ -48,6 +48,8 @@ async function startTrap(): Promise<Trap> {
   return { url: `http://127.0.0.1:${port}/`, requests, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
+const JOB = '4242';
+
 describe('a refresh sends the job token only to the endpoints the login used', () => {
   let aws: LocalAws;
   let google: LocalGoogle;
@@ -74,12 +76,14 @@ describe('a refresh sends the job token only to the endpoints the login used', (
     for (const sub of ['recipes', 'routes', 'cache', 'locks']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
     writeFileSync(join(dir, 'recipes', `${group}.json`), JSON.stringify({ ...recipe, group }), { mode: 0o600 });
     writeFileSync(join(dir, 'routes', host), `${group}\n`, { mode: 0o600 });
+    // A login binds the helper to its job; the asking step is of the same job.
+    writeFileSync(join(dir, 'job'), `${JOB}\n`, { mode: 0o600 });
     const out: string[] = [];
     const err: string[] = [];
     const home = join(dir, '..', '..');
     const now = Date.now;
     // The asking step's environment: its own endpoints name the trap.
-    const stepEnv = { HOME: home, PATH: `${agent.dir}:/usr/bin:/bin`, ...trapEnv() };
+    const stepEnv = { HOME: home, PATH: `${agent.dir}:/usr/bin:/bin`, CIRCLE_BUILD_NUM: JOB, ...trapEnv() };
     const io: HelperIo = {
       env: stepEnv,
       stdin: async () => host,
