@@ -77,6 +77,8 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
   }, 60_000);
 
   it('a foreign circleci ahead of circleci-agent: the agent mints, the foreign program is never started', async () => {
+    // The foreign program's log is shared by the file's cases; only this case's calls count.
+    const before = foreign.calls().length;
     const context = await job([foreign.dir, agent.dir], 5);
     context.env.REGAUTH_DEBUG = '1'; // the token's source is a debug line
     const result = await login(context);
@@ -85,7 +87,7 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
     await untilEpoch(expiryOf(context));
     const pulled = await runUserStep(context, 'docker pull -q "$IMAGE"', { IMAGE: image.ref });
     expect(pulled.exitCode, pulled.stderr).toBe(0);
-    expect(foreign.calls()).toEqual([]);
+    expect(foreign.calls().slice(before)).toEqual([]);
   }, 60_000);
 
   it('neither on PATH: the job\'s own token logs in, and the login says once that a refresh cannot renew, and why', async () => {

@@ -182,9 +182,12 @@ describe('endpoints and proxies come from the environment', () => {
   beforeAll(async () => {
     proxy = await startCountingProxy();
   });
-  afterAll(async () => {
+  // Each case sets the proxy variables it needs; none may leak into the next, whatever the order.
+  afterEach(() => {
     delete process.env.HTTP_PROXY;
     delete process.env.NO_PROXY;
+  });
+  afterAll(async () => {
     await proxy.stop();
   });
 
