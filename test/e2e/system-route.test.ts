@@ -21,10 +21,11 @@ const enabled = isRoot && requireTools(['unshare', 'nsenter', 'setpriv', 'sudo',
 const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
 const ECR_PASSWORD = 'ecr-system-route-canary-41c9';
-const PROGRAM = '/usr/local/bin/docker-credential-regauth';
+// Every path below is seen only inside the private mount namespace (overlay /usr/local/bin, own /tmp).
+const PROGRAM = '/usr/local/bin/docker-credential-regauth'; // in the namespace
 const USER: NamespaceUser = { name: 'regauth-ci', uid: 4242, sudo: true };
 // No ~/bin: root gets /usr/local/bin itself, the user gets it through sudo.
-const MACHINE_PATH = '/usr/local/bin:/usr/bin:/bin';
+const MACHINE_PATH = '/usr/local/bin:/usr/bin:/bin'; // the namespace's PATH
 
 describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and through sudo -n, in a private mount namespace', () => {
   let orb: Orb;
@@ -82,7 +83,7 @@ describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and t
     expect(login.exitCode, login.stderr).toBe(0);
     expect(login.stdout.split('\n')).toContain(`regauth: credential helper: installed ${PROGRAM}`);
     expect((await ns.sh(`head -2 ${PROGRAM}`)).stdout).toContain('# regauth credential helper');
-    expect((await ns.sh('ls /tmp/regauth-helper-users-0')).stdout.trim().split('\n')).toHaveLength(1);
+    expect((await ns.sh('ls /tmp/regauth-helper-users-0')).stdout.trim().split('\n')).toHaveLength(1); // the namespace's /tmp
     const answer = await get(ns, root);
     expect(answer.exitCode, answer.stderr).toBe(0);
     expect(JSON.parse(answer.stdout)).toEqual({ ServerURL: registry.host, Username: 'AWS', Secret: ECR_PASSWORD });
