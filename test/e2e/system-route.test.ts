@@ -26,6 +26,7 @@ const PROGRAM = '/usr/local/bin/docker-credential-regauth'; // in the namespace
 const USER: NamespaceUser = { name: 'regauth-ci', uid: 4242, sudo: true };
 // No ~/bin: root gets /usr/local/bin itself, the user gets it through sudo.
 const MACHINE_PATH = '/usr/local/bin:/usr/bin:/bin'; // the namespace's PATH
+const marksOf = (uid: number): string => `/tmp/regauth-helper-users-${uid}`; // the namespace's /tmp
 
 describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and through sudo -n, in a private mount namespace', () => {
   let orb: Orb;
@@ -83,7 +84,7 @@ describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and t
     expect(login.exitCode, login.stderr).toBe(0);
     expect(login.stdout.split('\n')).toContain(`regauth: credential helper: installed ${PROGRAM}`);
     expect((await ns.sh(`head -2 ${PROGRAM}`)).stdout).toContain('# regauth credential helper');
-    expect((await ns.sh('ls /tmp/regauth-helper-users-0')).stdout.trim().split('\n')).toHaveLength(1); // the namespace's /tmp
+    expect((await ns.sh(`ls ${marksOf(0)}`)).stdout.trim().split('\n')).toHaveLength(1);
     const answer = await get(ns, root);
     expect(answer.exitCode, answer.stderr).toBe(0);
     expect(JSON.parse(answer.stdout)).toEqual({ ServerURL: registry.host, Username: 'AWS', Secret: ECR_PASSWORD });
@@ -91,7 +92,7 @@ describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and t
     const logout = await step(ns, root, 'logout');
     expect(logout.exitCode, logout.stderr).toBe(0);
     expect(await installed(ns)).toBe(false);
-    expect((await ns.sh('ls -A /tmp/regauth-helper-users-0')).stdout).toBe('');
+    expect((await ns.sh(`ls -A ${marksOf(0)}`)).stdout).toBe('');
   });
 
   it('a user who installed it through sudo -n logs out: the program stays while a root job uses it; the last logout removes it', async () => {
@@ -104,7 +105,7 @@ describe.runIf(enabled)('the shared system helper: /usr/local/bin for root and t
     expect(userLogin.exitCode, userLogin.stderr).toBe(0);
     expect(userLogin.stdout.split('\n')).toContain(`regauth: credential helper: installed ${PROGRAM}`);
     // Through sudo: the user's own mark, the program still root's.
-    expect((await ns.sh(`ls /tmp/regauth-helper-users-${USER.uid} && stat -c %U ${PROGRAM}`)).stdout.trim().split('\n')).toHaveLength(2);
+    expect((await ns.sh(`ls ${marksOf(USER.uid)} && stat -c %U ${PROGRAM}`)).stdout.trim().split('\n')).toHaveLength(2);
     expect((await ns.sh(`stat -c %u ${PROGRAM}`)).stdout.trim()).toBe('0');
 
     const userLogout = await step(ns, other, 'logout');
