@@ -236,13 +236,3 @@ export function withoutRemote(text: string): string {
     .replace(/[\s:;,(]+$/, '')
     .trim();
 }
-
-/** `1.5 s`: how waits are shown. */
-export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-/** An instant to the second, in UTC: `2026-11-28T08:39:57Z`. */
-export function isoSeconds(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}

@@ -1,6 +1,6 @@
 import { remote } from '../core/output.ts';
 import { UserError } from '../core/errors.ts';
-import { isoSeconds } from '../core/output.ts';
+import { clockTime } from '../core/units.ts';
 import { ProcessStartError, runProcess as realRunProcess, type RunProcess } from '../core/process.ts';
 import { realRetryDeps, RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../core/retry.ts';
 import { decodeTokenClaims, isExpiringWithin, mintAudience } from './claims.ts';
@@ -94,7 +94,7 @@ export async function obtainOidcToken(options: ObtainTokenOptions): Promise<Oidc
   const claims = decodeTokenClaims(found.token);
   const aud = mintAudience('', claims, options.env);
   if (aud === '') return found;
-  const expiredAt = typeof claims.exp === 'number' ? isoSeconds(new Date(claims.exp * 1000)) : 'an unknown time';
+  const expiredAt = typeof claims.exp === 'number' ? clockTime(new Date(claims.exp * 1000)) : 'an unknown time';
   const stale = `${found.source} expired or expires within ${options.minValiditySeconds ?? 60} s (exp ${expiredAt})`;
   try {
     return { ...(await mintWithAgent(aud, options)), replaced: `${stale}; minted a fresh token with the same aud` };
