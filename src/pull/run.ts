@@ -1,3 +1,4 @@
+import { formatDuration } from '../core/units.ts';
 import { isDockerHub, mirrorReference, ReferenceFormatError, type ImageReference } from '../registry/reference.ts';
 import { RetriesExhausted, withRetry, type RetryDeps, type RetryPolicy } from '../core/retry.ts';
 import { classifyPullError, type PullVerdict } from './classify.ts';
@@ -239,7 +240,7 @@ async function pullWithRetry(ref: ImageReference, maxAttempts: number, plan: Pul
   };
   try {
     const { value: digest, attempts } = await withRetry(attempt, classifyAttempt, policy, deps.retry, (number, verdict, delayMs) => {
-      deps.report(`… ${reference}: attempt ${number} of ${maxAttempts} failed (${verdict.reason})${statedWaitNote(verdict.kind === 'transient' ? verdict.retryAfterMs : undefined)}; retrying in ${(delayMs / 1000).toFixed(1)} s`);
+      deps.report(`… ${reference}: attempt ${number} of ${maxAttempts} failed (${verdict.reason})${statedWaitNote(verdict.kind === 'transient' ? verdict.retryAfterMs : undefined)}; retrying in ${formatDuration(delayMs)}`);
     });
     return { ok: true, attempts, digest, upToDate };
   } catch (error) {
