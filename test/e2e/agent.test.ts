@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
-import { startEngine, type Engine } from '../../testbed/engine.ts';
-import { fakeCircleci, foreignCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../../testbed/images.ts';
-import { startRegistry, type Registry } from '../../testbed/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import type { LocalAws } from '../../testbed/aws/index.ts';
+import { ECR_ACCOUNT as ACCOUNT, startEcrStack, type EcrStack } from '../../testbed/ecr-stack.ts';
+import { foreignCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
+import type { SeededImage } from '../../testbed/images.ts';
+import type { Registry } from '../../testbed/registry.ts';
+import { loadOrb, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../../testbed/step-runner.ts';
 import { requireTools } from '../../testbed/tools.ts';
 import { readFileSync } from 'node:fs';
 
@@ -17,15 +17,14 @@ import { readFileSync } from 'node:fs';
  */
 const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
 
-const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
 const ECR_PASSWORD = 'ecr-agent-canary-5d2b90';
 const LIFETIME = 8;
 
 describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign circleci', () => {
   let orb: Orb;
+  let stack: EcrStack;
   let aws: LocalAws;
-  let engine: Engine;
   let registry: Registry;
   let image: SeededImage;
   let agent: FakeCircleci;
@@ -33,29 +32,19 @@ describe.runIf(enabled)('the job agent: circleci-agent first, never a foreign ci
 
   beforeAll(async () => {
     orb = loadOrb();
-    [engine, registry] = await Promise.all([startEngine(), startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } })]);
-    image = await seedImage(registry, { name: 'app/api', tag: '1.0', as: { username: 'AWS', password: ECR_PASSWORD } });
-    aws = await startLocalAws({
-      roles: { [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT] } },
-      ecrPassword: ECR_PASSWORD,
-      proxyEndpoints: { [ACCOUNT]: registry.url },
-      lifetimes: { jobTokenSeconds: LIFETIME, stsSeconds: LIFETIME, ecrSeconds: LIFETIME },
-    });
-    agent = fakeCircleci(aws.mintUrl, process.execPath, 'circleci-agent');
+    stack = await startEcrStack({ password: ECR_PASSWORD, lifetimeSeconds: LIFETIME, agentName: 'circleci-agent' });
+    ({ aws, agent } = stack);
+    [registry] = stack.registries as [Registry];
+    [image] = stack.images as [SeededImage];
     foreign = foreignCircleci();
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([aws?.stop(), engine?.stop(), registry?.stop()]);
+    await stack?.stop();
   });
 
   /** A job whose PATH starts with `dirs`; its own token lives `tokenSeconds`. */
-  async function job(dirs: string[], tokenSeconds: number): Promise<JobContext> {
-    const context = newJob({ ...aws.endpointEnv(), CIRCLE_OIDC_TOKEN_V2: await aws.mintToken({ expiresInSeconds: tokenSeconds }), AWS_DEFAULT_REGION: 'us-east-1', DOCKER_HOST: engine.dockerHost });
-    context.env.PATH = [...dirs, `${context.cwd}/bin`, context.env.PATH ?? ''].join(':');
-    context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
-    return context;
-  }
+  const job = (dirs: string[], tokenSeconds: number): Promise<JobContext> => stack.job({ path: dirs, tokenSeconds });
   const login = (context: JobContext) => runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: ACCOUNT }, context);
   const expiryOf = (context: JobContext) => Number(readFileSync(join(context.cwd, '.regauth', 'helper', 'cache', registry.host), 'utf8').split('\n')[2]);
   const mints = () => aws.log.filter((e) => e.service === 'issuer' && e.action === 'mint').length;

@@ -3,12 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
-import { startEngine, type Engine } from '../../testbed/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../../testbed/images.ts';
-import { startRegistry, type Registry } from '../../testbed/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../../testbed/step-runner.ts';
+import type { LocalAws } from '../../testbed/aws/index.ts';
+import { ECR_ACCOUNT as ACCOUNT, startEcrStack, type EcrStack } from '../../testbed/ecr-stack.ts';
+import type { FakeCircleci } from '../../testbed/fake-circleci.ts';
+import type { SeededImage } from '../../testbed/images.ts';
+import type { Registry } from '../../testbed/registry.ts';
+import { loadOrb, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb } from '../../testbed/step-runner.ts';
 import { requireTools } from '../../testbed/tools.ts';
 
 /**
@@ -21,15 +21,14 @@ import { requireTools } from '../../testbed/tools.ts';
  */
 const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
 
-const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
 const ECR_PASSWORD = 'pinned-e2e-canary-93f1';
 const LIFETIME = 8;
 
 describe.runIf(enabled)("a refresh never follows a later step's AWS endpoints", () => {
   let orb: Orb;
+  let stack: EcrStack;
   let aws: LocalAws;
-  let engine: Engine;
   let registry: Registry;
   let image: SeededImage;
   let agent: FakeCircleci;
@@ -39,15 +38,10 @@ describe.runIf(enabled)("a refresh never follows a later step's AWS endpoints", 
 
   beforeAll(async () => {
     orb = loadOrb();
-    [engine, registry] = await Promise.all([startEngine(), startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } })]);
-    image = await seedImage(registry, { name: 'app/api', tag: '1.0', as: { username: 'AWS', password: ECR_PASSWORD } });
-    aws = await startLocalAws({
-      roles: { [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT] } },
-      ecrPassword: ECR_PASSWORD,
-      proxyEndpoints: { [ACCOUNT]: registry.url },
-      lifetimes: { jobTokenSeconds: LIFETIME, stsSeconds: LIFETIME, ecrSeconds: LIFETIME },
-    });
-    agent = fakeCircleci(aws.mintUrl);
+    stack = await startEcrStack({ password: ECR_PASSWORD, lifetimeSeconds: LIFETIME });
+    ({ aws, agent } = stack);
+    [registry] = stack.registries as [Registry];
+    [image] = stack.images as [SeededImage];
     // The other server a later step names: it records every request and answers 500.
     other = createServer((request, response) => {
       otherRequests.push(`${request.method ?? ''} ${request.url ?? ''}`);
@@ -60,15 +54,10 @@ describe.runIf(enabled)("a refresh never follows a later step's AWS endpoints", 
 
   afterAll(async () => {
     await new Promise((resolve) => other?.close(resolve));
-    await Promise.all([aws?.stop(), engine?.stop(), registry?.stop()]);
+    await stack?.stop();
   });
 
-  async function job(): Promise<JobContext> {
-    const context = newJob({ ...aws.endpointEnv(), CIRCLE_OIDC_TOKEN_V2: await aws.mintToken({ expiresInSeconds: LIFETIME }), AWS_DEFAULT_REGION: 'us-east-1', DOCKER_HOST: engine.dockerHost });
-    context.env.PATH = `${agent.dir}:${context.cwd}/bin:${context.env.PATH ?? ''}`;
-    context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
-    return context;
-  }
+  const job = (): Promise<JobContext> => stack.job();
 
   it('docker pull in a step with AWS_ENDPOINT_URL* at another server: that server gets nothing, the pull works', async () => {
     const context = await job();

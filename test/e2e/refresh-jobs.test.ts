@@ -2,12 +2,11 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ROOT_OVERRIDE } from '../../src/core/places.ts';
-import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
-import { startEngine, type Engine } from '../../testbed/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../../testbed/images.ts';
-import { startRegistry, type Registry } from '../../testbed/registry.ts';
-import { loadOrb, newJob, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import type { LocalAws } from '../../testbed/aws/index.ts';
+import { ECR_ACCOUNT as ACCOUNT, ECR_ACCOUNT_B as ACCOUNT_B, startEcrStack, type EcrStack } from '../../testbed/ecr-stack.ts';
+import type { SeededImage } from '../../testbed/images.ts';
+import type { Registry } from '../../testbed/registry.ts';
+import { loadOrb, runOrbCommand, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
 import { requireTools } from '../../testbed/tools.ts';
 
 /**
@@ -18,8 +17,6 @@ import { requireTools } from '../../testbed/tools.ts';
  */
 const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl']);
 
-const ACCOUNT = '123456789012';
-const ACCOUNT_B = '222222222222';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
 const ECR_PASSWORD = 'ecr-jobs-canary-51c0e9';
 /** Every session token the local STS issues starts so (testbed/aws/state.ts). */
@@ -29,45 +26,25 @@ const NOT_FOUND = 'credentials not found in native keychain\n';
 
 describe.runIf(enabled)('refresh: a job\'s credentials belong to that job', () => {
   let orb: Orb;
+  let stack: EcrStack;
   let aws: LocalAws;
-  let engine: Engine;
   let registry: Registry;
   let registryB: Registry;
   let image: SeededImage;
-  let cli: FakeCircleci;
 
   beforeAll(async () => {
     orb = loadOrb();
-    [engine, registry, registryB] = await Promise.all([
-      startEngine(),
-      startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } }),
-      startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } }),
-    ]);
-    image = await seedImage(registry, { name: 'app/api', tag: '1.0', as: { username: 'AWS', password: ECR_PASSWORD } });
-    aws = await startLocalAws({
-      roles: { [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B] } },
-      ecrPassword: ECR_PASSWORD,
-      proxyEndpoints: { [ACCOUNT]: registry.url, [ACCOUNT_B]: registryB.url },
-      lifetimes: { jobTokenSeconds: LIFETIME, stsSeconds: LIFETIME, ecrSeconds: LIFETIME },
-    });
-    cli = fakeCircleci(aws.mintUrl);
+    stack = await startEcrStack({ password: ECR_PASSWORD, accounts: [ACCOUNT, ACCOUNT_B], lifetimeSeconds: LIFETIME });
+    ({ aws } = stack);
+    [registry, registryB] = stack.registries as [Registry, Registry];
+    image = stack.images[0] as SeededImage;
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([aws?.stop(), engine?.stop(), registry?.stop(), registryB?.stop()]);
+    await stack?.stop();
   });
 
-  async function job(): Promise<JobContext> {
-    const context = newJob({
-      ...aws.endpointEnv(),
-      CIRCLE_OIDC_TOKEN_V2: await aws.mintToken({ expiresInSeconds: LIFETIME }),
-      AWS_DEFAULT_REGION: 'us-east-1',
-      DOCKER_HOST: engine.dockerHost,
-    });
-    context.env.PATH = `${cli.dir}:${context.cwd}/bin:${context.env.PATH ?? ''}`;
-    context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
-    return context;
-  }
+  const job = (): Promise<JobContext> => stack.job();
 
   /** A later job on the same machine as `first`: its own CircleCI identity and job token, `first`'s HOME, docker config and PATH. */
   async function nextJobOnMachineOf(first: JobContext): Promise<JobContext> {

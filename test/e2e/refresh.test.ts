@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
+import type { LocalAws } from '../../testbed/aws/index.ts';
+import { ECR_ACCOUNT as ACCOUNT, ECR_ACCOUNT_B as ACCOUNT_B, startEcrStack, type EcrStack } from '../../testbed/ecr-stack.ts';
 import { startProcSampler } from '../support/canary.ts';
-import { startEngine, type Engine } from '../../testbed/engine.ts';
-import { fakeCircleci, type FakeCircleci } from '../../testbed/fake-circleci.ts';
-import { seedImage, type SeededImage } from '../../testbed/images.ts';
+import type { FakeCircleci } from '../../testbed/fake-circleci.ts';
+import type { SeededImage } from '../../testbed/images.ts';
 import { startRegistry, type Registry } from '../../testbed/registry.ts';
-import { loadOrb, newJob, runOrbCommand, JOBS_HELPER_ON_PATH, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
+import { loadOrb, runOrbCommand, JOBS_HELPER_ON_PATH, runShStep, runUserStep, untilEpoch, type JobContext, type Orb, type ParameterValue } from '../../testbed/step-runner.ts';
 import { requireTools } from '../../testbed/tools.ts';
 
 /**
@@ -20,8 +20,6 @@ import { requireTools } from '../../testbed/tools.ts';
  */
 const enabled = requireTools(['dockerd', 'docker', 'docker-registry', 'skopeo', 'htpasswd', 'openssl', '/usr/bin/aws']);
 
-const ACCOUNT = '123456789012';
-const ACCOUNT_B = '222222222222';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ci-pull`;
 const ECR_PASSWORD = 'ecr-refresh-canary-7f3a21';
 const LIFETIME = 8;
@@ -29,8 +27,8 @@ const AWS_CLI = '/usr/bin/aws';
 
 describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins valid for the whole job', () => {
   let orb: Orb;
+  let stack: EcrStack;
   let aws: LocalAws;
-  let engine: Engine;
   let registry: Registry;
   let registryB: Registry;
   let image: SeededImage;
@@ -39,38 +37,18 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
 
   beforeAll(async () => {
     orb = loadOrb();
-    [engine, registry, registryB] = await Promise.all([
-      startEngine(),
-      startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } }),
-      startRegistry({ auth: 'htpasswd', users: { AWS: ECR_PASSWORD } }),
-    ]);
-    const as = { username: 'AWS', password: ECR_PASSWORD };
-    [image, imageB] = await Promise.all([seedImage(registry, { name: 'app/api', tag: '1.0', as }), seedImage(registryB, { name: 'team/worker', tag: 'v2', as })]);
-    aws = await startLocalAws({
-      roles: { [ROLE]: { subPattern: 'org/*', accounts: [ACCOUNT, ACCOUNT_B] } },
-      ecrPassword: ECR_PASSWORD,
-      proxyEndpoints: { [ACCOUNT]: registry.url, [ACCOUNT_B]: registryB.url },
-      lifetimes: { jobTokenSeconds: LIFETIME, stsSeconds: LIFETIME, ecrSeconds: LIFETIME },
-    });
-    cli = fakeCircleci(aws.mintUrl);
+    stack = await startEcrStack({ password: ECR_PASSWORD, accounts: [ACCOUNT, ACCOUNT_B], lifetimeSeconds: LIFETIME });
+    ({ aws, agent: cli } = stack);
+    [registry, registryB] = stack.registries as [Registry, Registry];
+    [image, imageB] = stack.images as [SeededImage, SeededImage];
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([aws?.stop(), engine?.stop(), registry?.stop(), registryB?.stop()]);
+    await stack?.stop();
   });
 
   /** A job like a cimg image's: ~/bin on PATH (missing until regauth creates it), the fake circleci CLI. */
-  async function job(): Promise<JobContext> {
-    const context = newJob({
-      ...aws.endpointEnv(),
-      CIRCLE_OIDC_TOKEN_V2: await aws.mintToken({ expiresInSeconds: LIFETIME }),
-      AWS_DEFAULT_REGION: 'us-east-1',
-      DOCKER_HOST: engine.dockerHost,
-    });
-    context.env.PATH = `${cli.dir}:${context.cwd}/bin:${context.env.PATH ?? ''}`;
-    context.env.DOCKER_CONFIG = join(context.cwd, 'docker-config');
-    return context;
-  }
+  const job = (): Promise<JobContext> => stack.job();
 
   const login = (context: JobContext, params: Record<string, ParameterValue> = {}) =>
     runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: `${ACCOUNT},${ACCOUNT_B}`, ...params }, context);
