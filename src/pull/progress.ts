@@ -48,6 +48,12 @@ export class PullProgressParser {
   private pending = '';
   private upToDate = false;
   private digest: string | undefined;
+  /**
+   * docker names every layer in one burst before any finishes, but the burst may reach us split:
+   * only a layer that finished downloading proves the list is whole (an `Already exists` alone
+   * does not), so `downloaded` waits for one.
+   */
+  private layerListWhole = false;
 
   /** Feeds a chunk of docker's output (stdout or stderr, any split). */
   feed(chunk: string): void {
@@ -87,7 +93,7 @@ export class PullProgressParser {
       upToDate: this.upToDate,
       digest: this.digest,
       layerBytes,
-      downloaded: this.layers.size > 0 && [...this.layers.values()].every((layer) => layer.state !== 'waiting' && layer.state !== 'downloading'),
+      downloaded: this.layerListWhole && [...this.layers.values()].every((layer) => layer.state !== 'waiting' && layer.state !== 'downloading'),
     };
   }
 
@@ -103,6 +109,7 @@ export class PullProgressParser {
     const status = match[2];
     const layer = this.layers.get(id) ?? { state: 'waiting', current: undefined, total: undefined };
     this.layers.set(id, layer);
+    if (/^(?:Download complete|Verifying Checksum|Extracting|Pull complete)\b/.test(status)) this.layerListWhole = true;
     if (/^(?:Pull complete|Already exists)\b/.test(status)) layer.state = 'done';
     else if (/^(?:Download complete|Verifying Checksum)\b/.test(status)) layer.state = layer.state === 'done' ? 'done' : 'downloaded';
     else if (/^Extracting\b/.test(status)) layer.state = layer.state === 'done' ? 'done' : 'extracting';

@@ -68,4 +68,14 @@ describe('downloaded: only unpacking is left', () => {
     parser.feed('aaaaaaaaaaaa: Verifying Checksum\naaaaaaaaaaaa: Download complete\naaaaaaaaaaaa: Extracting  1MB/4MB\n');
     expect(parser.snapshot().downloaded).toBe(true);
   });
+
+  it('is not true on a held layer alone: docker may not have named the others yet', () => {
+    const parser = new PullProgressParser();
+    parser.feed('cccccccccccc: Already exists\n');
+    expect(parser.snapshot().downloaded).toBe(false);
+    parser.feed('aaaaaaaaaaaa: Pulling fs layer\n');
+    expect(parser.snapshot().downloaded).toBe(false);
+    parser.feed('aaaaaaaaaaaa: Download complete\n');
+    expect(parser.snapshot().downloaded).toBe(true);
+  });
 });
