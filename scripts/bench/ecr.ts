@@ -130,18 +130,32 @@ export async function ecrBreakdown(stack: Stack): Promise<string[]> {
   const nodeStart = at(/execve\("[^"]*node"/);
   const sts = at(new RegExp(`connect\\(.*htons\\(${port(stack.aws.urls.sts)}\\)`));
   const ecr = at(new RegExp(`connect\\(.*htons\\(${port(stack.aws.urls.ecr)}\\)`));
+  // docker's verdict on the login: the engine asked over its socket (a local engine, refresh on),
+  // or the docker CLI's `docker login` (any other engine, refresh off).
+  const socket = stack.engine.dockerHost.replace(/^unix:\/\//, '');
+  const engineAsked = at(new RegExp(`connect\\(.*sun_path="${socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`));
   const dockerPid = lines.find((line) => /execve\("[^"]*\/docker", \["docker", "login"/.test(line))?.split(/\s+/)[0];
   const dockerStart = at(/execve\("[^"]*\/docker", \["docker", "login"/);
   const dockerEnd = dockerPid === undefined ? undefined : Number(lines.filter((line) => line.startsWith(`${dockerPid} `)).at(-1)?.split(/\s+/)[1]);
   const span = (from: number | undefined, to: number | undefined): string => (from === undefined || to === undefined || !Number.isFinite(to) ? '?' : `${Math.round((to - from) * 1000)} ms`);
-  return [
+  const head = [
     `breakdown of one traced regauth run (strace on execve/connect; step ${Math.round((stepEnd - stepStart) * 1000)} ms in all):`,
-    `  bash + launcher until node starts                                        ${span(stepStart, nodeStart)}`,
-    `  node start, bundle decompression + compile, SDK construction, token → STS ${span(nodeStart, sts)}`,
-    `  STS AssumeRoleWithWebIdentity, until ECR is dialled                       ${span(sts, ecr)}`,
-    `  ECR GetAuthorizationToken + credential helper install, until docker login ${span(ecr, dockerStart)}`,
-    `  docker login (the docker CLI, the engine checking with the registry)      ${span(dockerStart, dockerEnd)}`,
-    `  after docker login until the step ends (exports, node exit)               ${span(dockerEnd, stepEnd)}`,
+    `  bash + launcher until node starts                                          ${span(stepStart, nodeStart)}`,
+    `  node start, bundle decompression + compile, SDK construction, token → STS   ${span(nodeStart, sts)}`,
+    `  STS AssumeRoleWithWebIdentity, until ECR is dialled                         ${span(sts, ecr)}`,
+  ];
+  if (dockerStart === undefined) {
+    return [
+      ...head,
+      `  ECR GetAuthorizationToken, until the engine is asked                        ${span(ecr, engineAsked)}`,
+      `  helper install while the engine judges the login (no docker CLI), node exit ${span(engineAsked, stepEnd)}`,
+    ];
+  }
+  return [
+    ...head,
+    `  ECR GetAuthorizationToken + credential helper install, until docker login   ${span(ecr, dockerStart)}`,
+    `  docker login (the docker CLI, the engine checking with the registry)        ${span(dockerStart, dockerEnd)}`,
+    `  after docker login until the step ends (exports, node exit)                 ${span(dockerEnd, stepEnd)}`,
   ];
 }
 
@@ -171,6 +185,7 @@ export async function ecrBench(overrides: Partial<EcrBenchOptions> = {}): Promis
     if (missingTools(['strace']).length === 0) for (const line of await ecrBreakdown(ready)) console.log(line);
     else console.log('breakdown: strace is not installed, so no breakdown');
     const met = ratio <= options.goalRatio;
+    console.log(`ratio unrounded: ${ratio.toFixed(4)} (${(regauth * 1000).toFixed(0)} ms / ${(awscli * 1000).toFixed(0)} ms)`);
     const verdict = `ecr: regauth/ecr-oidc-login takes ${formatRatio(ratio)} the AWS CLI path's time (${formatSeconds(regauth)} vs ${formatSeconds(awscli)}); goal ≤ ${formatRatio(options.goalRatio)}: ${met ? 'met' : 'MISSED'}`;
     console.log(verdict);
     return { name: 'ecr', verdict, met };

@@ -5,7 +5,8 @@ import { fetchEcrLogins } from '../clouds/aws/ecr-login.ts';
 import { dockerLoginEcr, loginToEcrRegistries } from './shared/ecr-docker-login.ts';
 import { announceServed, awsSettings, dockerEnvWithHelper, planRefresh, refreshAwsEcr, refreshingCredentialProcess, runHelper, serve } from '../refresh/index.ts';
 import { UserError } from '../core/errors.ts';
-import { parseRegistryHost } from '../registry/host.ts';
+import { parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
+import { askLocalEngineEarly } from '../docker/engine-auth.ts';
 import { parseEcrOidcInputs } from '../inputs/ecr.ts';
 import type { Env } from '../inputs/common.ts';
 import { claimsDetail, mintAudience, decodeTokenClaims, findAgent, mintOidcToken, obtainOidcToken } from '../job-token/index.ts';
@@ -83,12 +84,15 @@ async function serveRefreshing(
 ): Promise<void> {
   const issuedAtMs = Date.now();
   const logins = await fetchEcrLogins(inputs, credentials, { reporter, retry });
-  const hosts: string[] = [];
+  const targets: RegistryTarget[] = [];
   for (const login of logins) {
     const target = parseRegistryHost(login.registry);
     if ('error' in target) throw new UserError(`ECR answered a proxyEndpoint host that ${target.error}; nothing was logged in to it`);
-    hosts.push(target.host);
+    targets.push(target);
   }
+  const hosts = targets.map((target) => target.host);
+  // The engine judges the passwords while the helper is being installed.
+  const engineVerdict = askLocalEngineEarly(env, logins.map((login, index) => ({ target: targets[index] as RegistryTarget, username: login.username, password: login.password })));
   const served = await serve({
     env,
     run: runProcess,
@@ -109,9 +113,9 @@ async function serveRefreshing(
     bundleSource: source,
     issuedAtMs,
   });
-  // docker login as with refresh: false, so the registry judges the password now and a refusal
-  // fails this step rather than a later pull; docker hands it to the helper, which already has it.
-  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served) }, reporter, retry, identity: inputs.roleArn, renewal: 'renews itself' });
+  // Judged as with refresh: false, so a refusal fails this step rather than a later pull: by the
+  // engine directly when it is local (the helper already holds the password), else by docker login.
+  await dockerLoginEcr(logins, { docker: { run: runProcess, env: dockerEnvWithHelper(env, served), engineVerdict, detail: (line) => reporter.detail(line) }, reporter, retry, identity: inputs.roleArn, renewal: 'renews itself' });
   await announceServed(reporter, env, served, credentials.expiration);
   if (inputs.exportCredentials) {
     await exportAwsProfile(env, inputs, refreshingCredentialProcess(served), reporter, 'its credential_process is docker-credential-regauth, which renews the keys as they near expiry');

@@ -22,6 +22,7 @@ import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { exportVariable, record } from '../core/journal.ts';
 import { loginWithRetry } from '../docker/login.ts';
+import { askLocalEngineEarly } from '../docker/engine-auth.ts';
 import { announceServed, dockerEnvWithHelper, gcpSettings, planRefresh, refreshGcp, runHelper, serve, type Served } from '../refresh/index.ts';
 import type { Env } from '../inputs/common.ts';
 import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
@@ -74,10 +75,12 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   const identity = minted.kind === 'impersonated' ? inputs.serviceAccount : 'the federated principal (no service_account)';
 
   const strategy = credentialStrategy(inputs, claims, env, reporter);
+  // Refresh on: the engine judges the token while the helper is being installed.
+  const engineVerdict = strategy.kind === 'refresh' ? askLocalEngineEarly(env, inputs.registries.map((target) => ({ target, username: USERNAME, password: minted.accessToken }))) : undefined;
   const served = strategy.kind === 'refresh' ? await serveRefreshing(inputs, strategy, minted, issuedAtMs, env) : undefined;
   const dockerEnv = served ? dockerEnvWithHelper(env, served) : env;
   for (const target of inputs.registries) {
-    const { attempts, helperNote } = await loginWithRetry({ run: runProcess, env: dockerEnv }, target, USERNAME, minted.accessToken, {
+    const { attempts, helperNote } = await loginWithRetry({ run: runProcess, env: dockerEnv, ...(served && engineVerdict ? { engineVerdict } : {}), detail: (line) => reporter.detail(line) }, target, USERNAME, minted.accessToken, {
       deps: retry,
       onRetry: (attempt, reason, delay) => reporter.retrying(`docker login to ${target.host}`, attempt, reason, delay),
     });

@@ -183,14 +183,27 @@ export async function readJournal(env: JournalEnv): Promise<JournalRead> {
  * whether a record was added (a caller whose change then fails may `retract` it).
  */
 export async function record(env: JournalEnv, entry: JournalEntry): Promise<boolean> {
+  return (await recordAll(env, [entry]))[0] ?? false;
+}
+
+/**
+ * `record` for changes made together (one lock, one read, one fsync): each entry's answer in
+ * order. Records may run ahead of their changes, never behind them.
+ */
+export async function recordAll(env: JournalEnv, batch: readonly JournalEntry[]): Promise<boolean[]> {
   await ensurePrivateDirectory(journalDir(env));
   return withJournalLock(env, async () => {
     const { entries } = await readJournal(env);
     const job = jobId(env);
-    const recorded: Recorded = job ? { ...entry, job } : entry;
-    if (entries.some((known) => sameRecord(known, recorded))) return false;
-    await append(env, recorded);
-    return true;
+    const added: Recorded[] = [];
+    const answers = batch.map((entry) => {
+      const recorded: Recorded = job ? { ...entry, job } : entry;
+      if ([...entries, ...added].some((known) => sameRecord(known, recorded))) return false;
+      added.push(recorded);
+      return true;
+    });
+    if (added.length > 0) await append(env, added);
+    return answers;
   });
 }
 
@@ -199,12 +212,12 @@ function withJournalLock<T>(env: JournalEnv, work: () => Promise<T>): Promise<T>
   return withFileLock(`${journalPath(env)}.lock`, work);
 }
 
-async function append(env: JournalEnv, entry: Recorded): Promise<void> {
+async function append(env: JournalEnv, added: readonly Recorded[]): Promise<void> {
   const handle = await fs.open(journalPath(env), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     const stat = await handle.stat();
     if (!stat.isFile() || !ownedByUs(stat)) throw new Error(`${journalPath(env)} is not a file of regauth's own`);
-    await handle.writeFile(`${JSON.stringify(entry)}\n`);
+    await handle.writeFile(added.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
     await handle.sync();
   } finally {
     await handle.close();

@@ -32,3 +32,8 @@ export function sudoBinDir(env: PlacesEnv): string {
 export function machineTempDir(env: PlacesEnv): string {
   return join(systemRoot(env), 'tmp');
 }
+
+/** The docker engine's socket when DOCKER_HOST names none (docker's own default). */
+export function dockerSocketPath(env: PlacesEnv): string {
+  return join(systemRoot(env), 'var/run/docker.sock');
+}

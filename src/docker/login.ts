@@ -5,7 +5,8 @@ import { DockerCommandError, dockerErrorLine } from './error.ts';
 import { UserError } from '../core/errors.ts';
 import { isOnPath } from '../core/path-lookup.ts';
 import { credentialHelperFor, dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig, type LockDeps } from './config.ts';
-import { record, retract, type JournalEntry } from '../core/journal.ts';
+import type { EngineVerdict } from './engine-auth.ts';
+import { record, recordAll, retract, type JournalEntry } from '../core/journal.ts';
 import { remote } from '../core/output.ts';
 import type { Env } from '../core/env.ts';
 import type { RunProcess } from '../core/process.ts';
@@ -19,6 +20,13 @@ export interface DockerDeps {
   lock?: LockDeps;
   /** Whether an executable is on PATH (for credential helpers). */
   onPath?: (name: string) => Promise<boolean>;
+  /**
+   * Given by a login whose password docker-credential-regauth already holds (refresh on): the
+   * engine's own verdict, asked early (src/docker/engine-auth.ts). Accepted, docker login is not run.
+   */
+  engineVerdict?: (host: string) => Promise<EngineVerdict> | undefined;
+  /** Debug lines (REGAUTH_DEBUG=1). */
+  detail?: (line: string) => void;
 }
 
 export interface LoginOutcome {
@@ -90,10 +98,16 @@ export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, user
       // On record before docker writes anything: the entry it replaces (logout gives it back),
       // and the login itself, so a step killed during docker login leaves nothing unrecorded.
       const ownAuth = config.auths?.[key];
-      await note({ kind: 'docker-auth', configDir: dir, key, ...(ownAuth ? { previous: { ...ownAuth } } : {}) });
-      await note({ kind: 'docker-login', configDir: dir, key });
+      const login: JournalEntry[] = [{ kind: 'docker-auth', configDir: dir, key, ...(ownAuth ? { previous: { ...ownAuth } } : {}) }, { kind: 'docker-login', configDir: dir, key }];
+      (await recordAll(deps.env, login)).forEach((isNew, index) => isNew && added.push(login[index] as JournalEntry));
       // docker keeps config.json's mode when it rewrites it: make it 0600 before the credential goes in.
       await tightenConfigFile(dir);
+      if (helper === 'regauth' && (await engineAccepted(deps, target))) {
+        // What docker login leaves beside a helper's login: an empty entry naming the registry.
+        config.auths = { ...config.auths, [key]: {} };
+        await writeDockerConfig(dir, config);
+        return outcome;
+      }
       const args = ['login', '--username', username, '--password-stdin'];
       if (target.serverArgument !== undefined) args.push(target.serverArgument);
       const result = await deps.run({ command: 'docker', args, stdin: password, env: { ...deps.env, DOCKER_CONFIG: dir } });
@@ -107,6 +121,17 @@ export async function dockerLogin(deps: DockerDeps, target: RegistryTarget, user
     },
     deps.lock,
   );
+}
+
+/** The engine's verdict asked without the docker CLI, when the login's caller asked for one. */
+async function engineAccepted(deps: DockerDeps, target: RegistryTarget): Promise<boolean> {
+  const asked = deps.engineVerdict?.(target.host);
+  if (asked === undefined) return false;
+  const verdict = await asked;
+  deps.detail?.(verdict.accepted
+    ? `regauth: the engine accepted the login to ${target.host} (docker-credential-regauth holds it, so no docker login)`
+    : `regauth: docker login to ${target.host}: the engine gave no verdict without it (${verdict.why})`);
+  return verdict.accepted;
 }
 
 /** Takes back an opt-out written moments ago (already inside the config lock). */

@@ -52,12 +52,15 @@ foreign() {
   printf '${notFound}\\n'
   exit 1
 }
-cached() {
-  local f="$dir/${files.cache}/$1" at answer
+fresh() {
+  local f="$dir/${files.cache}/$1" at
+  answer=
   [[ -f $f && ! -L $f && -O $f ]] || return 1
   { IFS= read -r at && IFS= read -r answer; } <"$f" || return 1
-  [[ $at =~ ^[0-9]+$ ]] && ((at > now)) || return 1
-  printf '%s\\n' "$answer"
+  [[ $at =~ ^[0-9]+$ ]] && ((at > now))
+}
+cached() {
+  fresh "$1" && printf '%s\\n' "$answer"
 }
 refresh() {
   local node kind="$1"
@@ -102,6 +105,20 @@ google-executable)
   group=\${2-}
   if [[ $group =~ ${groupPattern} ]]; then refresh "\${group%-*}" "$@"; fi
   refresh "$(any_kind)" "$@"
+  ;;
+store)
+  # docker login right after regauth's own (refresh on, through the docker CLI) stores the very
+  # answer the cache holds for a host regauth serves: nothing to change, so no node start.
+  IFS= read -r -d '' given || true
+  given=\${given%$'\\n'}
+  host=
+  store_re='^[{]"ServerURL":"([^"]*)"'
+  [[ $given =~ $store_re ]] && host=\${BASH_REMATCH[1]}
+  if [[ $host =~ ${hostPattern} ]] && ours && [[ -f $dir/${files.routes}/$host && ! -L $dir/${files.routes}/$host && -O $dir/${files.routes}/$host ]] &&
+    fresh "$host" && [[ $answer == "$given" ]]; then
+    exit 0
+  fi
+  printf '%s\\n' "$given" | refresh "$(any_kind)" "$@"
   ;;
 *)
   refresh "$(any_kind)" "$@"

@@ -58,20 +58,18 @@ export function planInstall(
 
 export async function pathDirFacts(path: string | undefined): Promise<PathDirFacts[]> {
   const uid = process.getuid?.() ?? -1;
-  const seen = new Set<string>();
-  const out: PathDirFacts[] = [];
-  for (const dir of (path ?? '').split(delimiter)) {
-    if (!isAbsolute(dir) || seen.has(dir)) continue;
-    seen.add(dir);
-    try {
-      const stat = await fs.lstat(dir);
-      const writable = await fs.access(dir, fs.constants.W_OK).then(() => true, () => false);
-      out.push({ dir, kind: stat.isSymbolicLink() ? 'link' : stat.isDirectory() ? 'directory' : 'other', ownedByUser: stat.uid === uid, sharedWritable: (stat.mode & 0o022) !== 0, writable });
-    } catch {
-      out.push({ dir, ownedByUser: false, sharedWritable: false, writable: false });
-    }
-  }
-  return out;
+  const dirs = [...new Set((path ?? '').split(delimiter).filter((dir) => isAbsolute(dir)))];
+  // Looked at all at once (PATH order is kept): a login waits for the slowest, not the sum.
+  return Promise.all(
+    dirs.map(async (dir): Promise<PathDirFacts> => {
+      try {
+        const [stat, writable] = await Promise.all([fs.lstat(dir), fs.access(dir, fs.constants.W_OK).then(() => true, () => false)]);
+        return { dir, kind: stat.isSymbolicLink() ? 'link' : stat.isDirectory() ? 'directory' : 'other', ownedByUser: stat.uid === uid, sharedWritable: (stat.mode & 0o022) !== 0, writable };
+      } catch {
+        return { dir, ownedByUser: false, sharedWritable: false, writable: false };
+      }
+    }),
+  );
 }
 
 export interface Installed {

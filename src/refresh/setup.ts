@@ -11,7 +11,7 @@ import { HELPER_NAME, helperScript } from './helper-script.ts';
 import { installHelper, type Installed } from './install.ts';
 import { refreshAtSeconds } from './margin.ts';
 import type { Recipe, UngroupedRecipe } from './recipe.ts';
-import { prependPath, record } from '../core/journal.ts';
+import { prependPath, record, recordAll, type JournalEntry } from '../core/journal.ts';
 import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
 import { bindToJob, discardOtherJobs } from './job.ts';
@@ -52,38 +52,46 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
   await discardOtherJobs(env, dir);
   // Everything below is on record before it exists: the directory (logout removes it whole),
   // each host's cache and route (a logout of that host removes them), the program, the config entries.
-  await record(env, { kind: 'dir', path: dir });
+  const paths = layout(dir);
+  await recordAll(env, [
+    { kind: 'dir', path: dir },
+    ...input.registries.flatMap(({ host }): JournalEntry[] => [
+      { kind: 'file', path: paths.cache(hostEntryName(host)), host },
+      { kind: 'file', path: paths.route(host), host },
+    ]),
+  ]);
   await ensurePrivateDir(dirname(dir));
   await ensurePrivateDir(dir);
   await bindToJob(dir, env);
-  const paths = layout(dir);
   // The directories a refresh writes into: made here, never by the refresh (src/refresh/fence.ts).
-  await ensurePrivateDir(dirname(paths.cache('x')));
-  await ensurePrivateDir(dirname(paths.lock('x')));
+  await Promise.all([ensurePrivateDir(dirname(paths.cache('x'))), ensurePrivateDir(dirname(paths.lock('x')))]);
   const group = groupId(input.recipe);
   const recipe = { ...input.recipe, group } as Recipe;
 
-  await writeAtomic(paths.node, `${process.execPath}\n`);
-  await writeAtomic(paths.bundle(recipe.kind), input.bundleSource);
-  await writeAtomic(paths.recipe(group), `${JSON.stringify(recipe, null, 2)}\n`);
-  for (const registry of input.registries) {
-    await record(env, { kind: 'file', path: paths.cache(hostEntryName(registry.host)), host: registry.host });
-    await record(env, { kind: 'file', path: paths.route(registry.host), host: registry.host });
-    const expiresAt = registry.expiresAt.getTime();
-    await writeEntry(dir, hostEntryName(registry.host), {
-      refreshAt: refreshAtSeconds(input.issuedAtMs, expiresAt),
-      answer: dockerAnswer(registry.host, registry.username, registry.secret),
-      expiresAt: Math.floor(expiresAt / 1000),
-    });
-    await writeAtomic(paths.route(registry.host), `${group}\n`);
-  }
-  if (input.awsCredentials) {
-    const expiresAt = input.awsCredentials.expiration.getTime();
-    await writeEntry(dir, awsEntryName(group), { refreshAt: refreshAtSeconds(input.issuedAtMs, expiresAt), answer: awsProcessAnswer(input.awsCredentials), expiresAt: Math.floor(expiresAt / 1000) });
-  }
-
+  // Independent files, written at once: nothing reads them before docker's config names the
+  // helper, which happens last, below.
   const source = join(dir, HELPER_NAME);
-  await writeAtomic(source, helperScript(), 0o700);
+  const aws = input.awsCredentials;
+  await Promise.all([
+    writeAtomic(paths.node, `${process.execPath}\n`),
+    writeAtomic(paths.bundle(recipe.kind), input.bundleSource),
+    writeAtomic(paths.recipe(group), `${JSON.stringify(recipe, null, 2)}\n`),
+    ...input.registries.flatMap((registry) => {
+      const expiresAt = registry.expiresAt.getTime();
+      return [
+        writeEntry(dir, hostEntryName(registry.host), {
+          refreshAt: refreshAtSeconds(input.issuedAtMs, expiresAt),
+          answer: dockerAnswer(registry.host, registry.username, registry.secret),
+          expiresAt: Math.floor(expiresAt / 1000),
+        }),
+        writeAtomic(paths.route(registry.host), `${group}\n`),
+      ];
+    }),
+    ...(aws
+      ? [writeEntry(dir, awsEntryName(group), { refreshAt: refreshAtSeconds(input.issuedAtMs, aws.expiration.getTime()), answer: awsProcessAnswer(aws), expiresAt: Math.floor(aws.expiration.getTime() / 1000) })]
+      : []),
+    writeAtomic(source, helperScript(), 0o700),
+  ]);
   const installed = await installHelper(env, input.run, source, dir, async (path, route) => {
     await record(env, { kind: 'program', path, route });
   });
@@ -93,17 +101,19 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
   await withConfigLock(configDir, async () => {
     const config = await readDockerConfig(configDir);
     const helpers = { ...config.credHelpers };
+    const changes: JournalEntry[] = [];
     for (const { host } of input.registries) {
       // 'regauth' there is a leftover of an earlier job, not the job's own helper: nothing to give back.
       const own = Object.hasOwn(helpers, host) && helpers[host] !== 'regauth' ? helpers[host] : undefined;
-      await record(env, { kind: 'cred-helper', configDir, key: host, value: 'regauth', ...(own !== undefined ? { previous: own } : {}) });
+      changes.push({ kind: 'cred-helper', configDir, key: host, value: 'regauth', ...(own !== undefined ? { previous: own } : {}) });
       // A password in auths is shadowed by the helper: it goes, on record with its value, so
       // logout gives back an entry the job had (a runner's, an earlier step's) byte for byte.
       const auth = config.auths?.[host];
-      await record(env, { kind: 'docker-auth', configDir, key: host, ...(auth ? { previous: { ...auth } } : {}) });
+      changes.push({ kind: 'docker-auth', configDir, key: host, ...(auth ? { previous: { ...auth } } : {}) });
       helpers[host] = 'regauth';
       if (config.auths && Object.hasOwn(config.auths, host)) delete config.auths[host];
     }
+    await recordAll(env, changes);
     config.credHelpers = helpers;
     await writeDockerConfig(configDir, config);
     await fs.chmod(join(configDir, 'config.json'), 0o600).catch(() => undefined);

@@ -229,6 +229,35 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     expect(after.stdout).toBe('none\nprofile=unset config=unset\n');
   }, 60_000);
 
+  it('a local engine judges the login without the docker CLI; a docker context takes docker login; both leave the same config', async () => {
+    const direct = await job();
+    const viaContext = await job();
+    // A context naming the same engine: docker resolves it, so regauth must leave it to docker login.
+    const made = await runUserStep(viaContext, 'docker context create regauth-e2e --docker "host=$DOCKER_HOST" >/dev/null');
+    expect(made.exitCode, made.stderr).toBe(0);
+    viaContext.env.DOCKER_CONTEXT = 'regauth-e2e';
+    const debug = { REGAUTH_DEBUG: '1' };
+    const first = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: `${ACCOUNT},${ACCOUNT_B}` }, direct, { extraEnv: debug });
+    const second = await runOrbCommand(orb, 'ecr-oidc-login', { role_arn: ROLE, account_ids: `${ACCOUNT},${ACCOUNT_B}` }, viaContext, { extraEnv: debug });
+    expect([first.exitCode, second.exitCode], first.stderr + second.stderr).toEqual([0, 0]);
+    for (const host of [registry.host, registryB.host]) {
+      expect(first.stdout).toContain(`regauth: the engine accepted the login to ${host} (docker-credential-regauth holds it, so no docker login)\n`);
+      expect(second.stdout).toContain(`regauth: docker login to ${host}: the engine gave no verdict without it (the engine is not a local socket)\n`);
+    }
+    // What docker login leaves beside a helper's login (an empty auths entry per host), either way.
+    const settled = (context: JobContext) => {
+      const { auths, credHelpers } = config(context);
+      return { auths, credHelpers };
+    };
+    expect(settled(direct)).toEqual({ auths: { [registry.host]: {}, [registryB.host]: {} }, credHelpers: { [registry.host]: 'regauth', [registryB.host]: 'regauth' } });
+    expect(settled(viaContext)).toEqual(settled(direct));
+    for (const context of [direct, viaContext]) {
+      const pulled = await runUserStep(context, 'docker pull -q "$IMAGE" >/dev/null && docker rmi -f "$IMAGE" >/dev/null', { IMAGE: image.ref });
+      expect(pulled.exitCode, pulled.stderr).toBe(0);
+    }
+    for (const text of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(text).not.toContain(ECR_PASSWORD);
+  }, 60_000);
+
   it('a password the registry refuses fails the login step at once, as with refresh: false', async () => {
     const refusing = await startRegistry({ auth: 'htpasswd', users: { AWS: 'another-password-9d2e' } });
     try {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatEntry } from '../../../src/refresh/cache.ts';
@@ -262,6 +262,25 @@ describe('the bash helper script', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/^regauth: the credential helper cannot refresh: \S+aws-ecr\.cjs is missing/);
     expect(run.stdout).toBe('credentials not found in native keychain\n');
+  });
+  it("takes docker login's store of the answer it already holds without node, and hands any other store to node", () => {
+    const h = harness();
+    const script = scriptIn(h.home);
+    h.seed('cached-secret', Math.floor(Date.now() / 1000) + 600, Math.floor(Date.now() / 1000) + 900);
+    // docker's store: Go's JSON encoder, fields in this order, a newline after.
+    const store = (secret: string, env: Record<string, string> = {}) =>
+      spawnSync(script, ['store'], { input: `${JSON.stringify({ ServerURL: HOST, Username: 'AWS', Secret: secret })}\n`, env: { HOME: h.home, PATH: '/nonexistent', ...env }, encoding: 'utf8' });
+    expect([store('cached-secret').status, store('cached-secret').stderr]).toEqual([0, '']);
+    // Node is not on hand here, so reaching it shows as "cannot refresh": a different password, another
+    // job, a host regauth does not route, and an entry past its refresh time all go there.
+    const toNode = /^regauth: the credential helper cannot refresh/;
+    expect(store('another-secret').stderr).toMatch(toNode);
+    expect(store('cached-secret', { CIRCLE_BUILD_NUM: '77' }).stderr).toMatch(toNode);
+    rmSync(join(h.dir, 'routes', HOST));
+    expect(store('cached-secret').stderr).toMatch(toNode);
+    writeFileSync(join(h.dir, 'routes', HOST), `${h.recipe.group}\n`, { mode: 0o600 });
+    h.seed('cached-secret', Math.floor(Date.now() / 1000) - 1, Math.floor(Date.now() / 1000) + 900);
+    expect(store('cached-secret').stderr).toMatch(toNode);
   });
   it('refuses a host that is a path', () => {
     const h = harness();
