@@ -93,9 +93,12 @@ export async function installHelper(
 ): Promise<Installed> {
   const facts = await pathDirFacts(env.PATH);
   const isRoot = process.getuid?.() === 0;
-  const sudo = !isRoot && (await isOnPath('sudo', env.PATH)) && (await sudoWorks(run, env));
   const fallbackDir = layout(helperDirectory).fallbackBin;
-  const plan = planInstall(facts, { home: env.HOME ?? '', isRoot, sudo, fallbackDir, systemDirs: systemBinDirs(env), sudoDir: sudoBinDir(env) });
+  const context = { home: env.HOME ?? '', isRoot, fallbackDir, systemDirs: systemBinDirs(env), sudoDir: sudoBinDir(env) };
+  // sudo is asked (a process) only when no directory of the job's own or root's would do.
+  const withoutSudo = planInstall(facts, { ...context, sudo: false });
+  const askSudo = withoutSudo.route === 'bash-env' && !isRoot;
+  const plan = askSudo && (await isOnPath('sudo', env.PATH)) && (await sudoWorks(run, env)) ? planInstall(facts, { ...context, sudo: true }) : withoutSudo;
   const target = join(plan.dir, HELPER_NAME);
   const text = await fs.readFile(source, 'utf8');
   if (plan.route === 'sudo') {
