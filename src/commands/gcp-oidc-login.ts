@@ -1,98 +1,62 @@
-import {
-  externalAccountFilePath,
-  GoogleCallError,
-  googleFailureWhat,
-  isSubjectTooLong,
-  jobTokenFilePath,
-  jobTokenFileSource,
-  mintGoogleAccessToken,
-  privateDirectory,
-  writeExternalAccountFile,
-  type CredentialSource,
-  type GoogleAccessToken,
-  type GoogleMintDeps,
-  type GoogleMintSettings,
-} from '../clouds/gcp/index.ts';
+import { externalAccountFilePath, jobTokenFilePath, jobTokenFileSource, privateDirectory, writeExternalAccountFile, type CredentialSource, type GoogleMintSettings } from '../clouds/gcp/index.ts';
 import { isolateGcloudConfig } from '../clouds/gcp/gcloud-config.ts';
+import { GOOGLE_REGISTRY_USERNAME, gcpProvider as gcp } from '../clouds/gcp/provider.ts';
 import type { CommandMain } from '../core/cli.ts';
+import type { Env } from '../core/env.ts';
 import { UserError } from '../core/errors.ts';
+import { exportVariable, record } from '../core/journal.ts';
 import { loginLine, type Reporter } from '../core/output.ts';
-import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
-import { exportVariable, record } from '../core/journal.ts';
+import { clockTime } from '../core/units.ts';
 import { loginWithRetry } from '../docker/login.ts';
-import { announceServed, dockerEnvWithHelper, gcpSettings, planRefresh, refreshGcp, runHelper, serve, type Served } from '../refresh/index.ts';
-import type { Env } from '../inputs/common.ts';
-import { parseGcpOidcInputs, type GcpOidcInputs } from '../inputs/gcp.ts';
-import { claimsDetail, decodeTokenClaims, mintAudience, obtainOidcToken, type Diagnosis, type TokenClaims } from '../job-token/index.ts';
-import { diagnosePermissionDenied, diagnoseTokenExchange, type GoogleTarget } from '../clouds/gcp/diagnose.ts';
-
-/** The user name Artifact Registry and gcr.io take with an OAuth access token. */
-const USERNAME = 'oauth2accesstoken';
-
-/**
- * How the credentials stay valid, decided in this one place: served by docker-credential-regauth
- * (refresh on, with a bundle and an audience to mint again), or a fixed password as in version 1.
- */
-type Strategy = { kind: 'refresh'; bundle: string; audience: string } | { kind: 'static' };
-
-function credentialStrategy(inputs: GcpOidcInputs, claims: TokenClaims, env: Env, reporter: Reporter): Strategy {
-  const audience = mintAudience(inputs.audience, claims, env);
-  const plan = planRefresh(inputs.refresh, audience);
-  if ('bundle' in plan) return { kind: 'refresh', bundle: plan.bundle, audience };
-  if (plan.fallback) reporter.line(`regauth: ${plan.fallback}`);
-  return { kind: 'static' };
-}
+import { mintAudience } from '../job-token/index.ts';
+import { runHelper, serve, type Served } from '../refresh/index.ts';
+import { loginToken } from './shared/job-token.ts';
 
 /** regauth/gcp-oidc-login: OIDC token → Google STS → (IAM Credentials) → docker login to each registry. */
 export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {
-  const inputs = parseGcpOidcInputs(env);
-  for (const host of inputs.otherHosts) reporter.line(`regauth: note: ${host} is not an Artifact Registry or gcr.io host; logging in to it as ${USERNAME} anyway (a private endpoint?)`);
-
-  const first = await obtainOidcToken({ env, run: runProcess, retryDeps: retry, ...(inputs.audience ? { audience: inputs.audience } : {}) });
-  reporter.redactor.add(first.token);
-  if (first.replaced) reporter.line(`regauth: ${first.replaced}`);
-  if (first.mintFailed) reporter.line(`regauth: ${first.mintFailed}; trying the job's token`);
-  const claims = decodeTokenClaims(first.token);
-  reporter.detail(`regauth: OIDC token from ${first.source}: ${claimsDetail(claims, Date.now())} (sub: ${Buffer.byteLength(claims.sub ?? '')} bytes)`);
-
-  const settings: GoogleMintSettings = {
-    workloadIdentityProvider: inputs.provider.name,
-    serviceAccount: inputs.serviceAccount,
-    tokenLifetimeSeconds: inputs.tokenLifetimeSeconds,
-    endpoints: inputs.endpoints,
-  };
-  const deps: GoogleMintDeps = {
-    retryDeps: retry,
-    onSecret: (secret) => reporter.redactor.add(secret),
-    onRetry: (operation, attempt, verdict, delay) => reporter.retrying(operation, attempt, verdict.reason, delay),
-  };
+  const inputs = gcp.parse(env);
+  for (const host of inputs.otherHosts) reporter.line(`regauth: note: ${host} is not an Artifact Registry or gcr.io host; logging in to it as ${GOOGLE_REGISTRY_USERNAME} anyway (a private endpoint?)`);
+  const token = await loginToken(env, reporter, retry, inputs.audience, (claims) => ` (sub: ${Buffer.byteLength(claims.sub ?? '')} bytes)`);
   const issuedAtMs = Date.now();
-  const { token: jobToken, minted } = await mintWithFallback(settings, first.token, first.source, claims, inputs, env, deps, reporter);
+  const minted = await gcp.login(inputs, token, { env, reporter, retry });
   reporter.detail(`regauth: ${minted.kind === 'impersonated' ? `impersonated ${inputs.serviceAccount}` : 'federated token used directly'} through ${inputs.provider.name}, valid until ${clockTime(minted.expiresAt)}`);
   const identity = minted.kind === 'impersonated' ? inputs.serviceAccount : 'the federated principal (no service_account)';
 
-  const strategy = credentialStrategy(inputs, claims, env, reporter);
-  const served = strategy.kind === 'refresh' ? await serveRefreshing(inputs, strategy, minted, issuedAtMs, env) : undefined;
-  const dockerEnv = served ? dockerEnvWithHelper(env, served) : env;
-  for (const target of inputs.registries) {
-    const { attempts, helperNote } = await loginWithRetry({ run: runProcess, env: dockerEnv }, target, USERNAME, minted.accessToken, {
-      deps: retry,
-      onRetry: (attempt, reason, delay) => reporter.retrying(`docker login to ${target.host}`, attempt, reason, delay),
-    });
-    if (helperNote) reporter.line(`regauth: ${helperNote}`);
-    reporter.line(loginLine(target.host, { identity, renewal: served ? 'renews itself' : 'does not renew (refresh: false)' }, minted.expiresAt, attempts));
-  }
-  if (served) {
-    await announceServed(reporter, env, served, minted.expiresAt);
-    // A refresh mints through `circleci run oidc get`, not CIRCLE_OIDC_TOKEN: the v1 fallback cannot repeat.
-    if (jobToken !== first.token) reporter.line(REFRESH_MAPPING_WARNING);
-  }
+  // docker login to each registry (through the helper when served: the registry judges the token now).
+  const dockerLogin = async (dockerEnv: Env, renewal: string): Promise<void> => {
+    for (const target of inputs.registries) {
+      const { attempts, helperNote } = await loginWithRetry({ run: runProcess, env: dockerEnv }, target, GOOGLE_REGISTRY_USERNAME, minted.accessToken, {
+        deps: retry,
+        onRetry: (attempt, reason, delay) => reporter.retrying(`docker login to ${target.host}`, attempt, reason, delay),
+      });
+      if (helperNote) reporter.line(`regauth: ${helperNote}`);
+      reporter.line(loginLine(target.host, { identity, renewal }, minted.expiresAt, attempts));
+    }
+  };
+  const audience = mintAudience(inputs.audience, token.claims, env);
+  const registries = gcp.registries(inputs, minted);
+  const served = await serve({
+    env,
+    run: runProcess,
+    reporter,
+    refresh: inputs.refresh,
+    audience,
+    recipe: gcp.recipe(inputs, audience, registries.map((registry) => registry.host), env),
+    registries,
+    issuedAtMs,
+    lastsUntil: minted.expiresAt,
+    dockerLogin: (dockerEnv) => dockerLogin(dockerEnv, 'renews itself'),
+  });
+  if (!served) await dockerLogin(env, 'does not renew (refresh: false)');
+  // A refresh mints through `circleci run oidc get`, not CIRCLE_OIDC_TOKEN: the v1 fallback cannot repeat.
+  if (served && minted.jobToken !== token.first.token) reporter.line(REFRESH_MAPPING_WARNING);
 
   if (inputs.exportCredentials) {
+    const settings = gcp.target(inputs);
     if (served) await exportRefreshing(env, settings, served, reporter);
-    else await exportStatic(env, settings, jobToken, reporter);
+    else await exportStatic(env, settings, minted.jobToken, reporter);
     const gcloud = await isolateGcloudConfig(env);
     reporter.line(
       `regauth: later steps' gcloud keeps its config and token cache in ${gcloud.directory} (CLOUDSDK_CONFIG; the job's own properties copied: ${gcloud.copied} file${gcloud.copied === 1 ? '' : 's'}), which regauth/logout removes`,
@@ -103,27 +67,6 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
 
 export const REFRESH_MAPPING_WARNING =
   "regauth: warning: Google took only CIRCLE_OIDC_TOKEN, but a refresh mints its token with `circleci run oidc get`, whose sub may map to a google.subject over 127 bytes as this provider is configured, so refreshes may fail once this token expires; map google.subject from assertion['oidc.circleci.com/project-id'] (narrowed by the attribute condition) to make them work";
-
-/** refresh on: the registries are served by docker-credential-regauth, which mints again near expiry. */
-async function serveRefreshing(inputs: GcpOidcInputs, strategy: { bundle: string; audience: string }, minted: GoogleAccessToken, issuedAtMs: number, env: Env): Promise<Served> {
-  const hosts = inputs.registries.map((target) => target.host);
-  return serve({
-    env,
-    run: runProcess,
-    recipe: {
-      kind: 'gcp',
-      audience: strategy.audience,
-      hosts,
-      provider: inputs.provider.name,
-      serviceAccount: inputs.serviceAccount,
-      tokenLifetimeSeconds: inputs.tokenLifetimeSeconds,
-      settings: gcpSettings(env),
-    },
-    registries: hosts.map((host) => ({ host, username: USERNAME, secret: minted.accessToken, expiresAt: minted.expiresAt })),
-    bundleSource: strategy.bundle,
-    issuedAtMs,
-  });
-}
 
 const EXECUTABLE_TIMEOUT_MS = 30_000;
 
@@ -155,53 +98,5 @@ async function exportStatic(env: Env, settings: GoogleMintSettings, jobToken: st
   );
 }
 
-/**
- * The mint, and the one retry with another token Google allows: a v2 token whose sub maps to a
- * google.subject over 127 bytes is swapped for the job's v1 token (whose sub fits) when there is one.
- */
-async function mintWithFallback(
-  settings: GoogleMintSettings,
-  token: string,
-  source: string,
-  claims: TokenClaims,
-  inputs: GcpOidcInputs,
-  env: Env,
-  deps: GoogleMintDeps,
-  reporter: Reporter,
-): Promise<{ token: string; minted: GoogleAccessToken }> {
-  try {
-    return { token, minted: await mintGoogleAccessToken(settings, token, deps) };
-  } catch (error) {
-    const v1 = env.CIRCLE_OIDC_TOKEN?.trim();
-    if (!(error instanceof GoogleCallError && isSubjectTooLong(error.classification) && source !== 'CIRCLE_OIDC_TOKEN' && v1 && v1 !== token)) throw diagnosed(error, claims, inputs, reporter);
-    reporter.redactor.add(v1);
-    let v1Claims: TokenClaims;
-    try {
-      v1Claims = decodeTokenClaims(v1);
-    } catch {
-      throw diagnosed(error, claims, inputs, reporter);
-    }
-    reporter.line(`regauth: Google refused ${source}: its sub (${Buffer.byteLength(claims.sub ?? '')} bytes) maps to a google.subject over 127 bytes; exchanging CIRCLE_OIDC_TOKEN (sub ${Buffer.byteLength(v1Claims.sub ?? '')} bytes) instead`);
-    try {
-      return { token: v1, minted: await mintGoogleAccessToken(settings, v1, deps) };
-    } catch (second) {
-      throw diagnosed(second, v1Claims, inputs, reporter);
-    }
-  }
-}
-
-/** Prints what the provider (or the bindings) must have, and returns the failure's one line. */
-function diagnosed(error: unknown, claims: TokenClaims, inputs: GcpOidcInputs, reporter: Reporter): unknown {
-  if (!(error instanceof GoogleCallError) || error.kind === 'transient') return error;
-  const target: GoogleTarget = { provider: inputs.provider.name, projectNumber: inputs.provider.projectNumber, pool: inputs.provider.pool, serviceAccount: inputs.serviceAccount };
-  let diagnosis: Diagnosis;
-  if (error.operation === 'sts.googleapis.com token exchange') diagnosis = diagnoseTokenExchange(claims, target, error.code, error.classification.message);
-  else if (error.code === 'PERMISSION_DENIED') diagnosis = diagnosePermissionDenied(claims, target);
-  else return error;
-  // The claims next to what must allow them, then one closing line with Google's words once.
-  for (const line of diagnosis.lines) reporter.line(`regauth: ${line}`);
-  return new UserError(`${googleFailureWhat(error.operation, error.classification, error.attempts)}; likely cause: ${diagnosis.cause}`);
-}
-
 /** Entry for `node <bundle> --regauth-helper …` (the refresh half of docker-credential-regauth). */
-export const helperMain = (args: readonly string[]): Promise<number> => runHelper(args, { gcp: refreshGcp });
+export const helperMain = (args: readonly string[]): Promise<number> => runHelper(args, { [gcp.kind]: gcp.refresh });
