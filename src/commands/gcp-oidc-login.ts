@@ -1,17 +1,15 @@
-import { externalAccountFilePath, jobTokenFilePath, jobTokenFileSource, privateDirectory, writeExternalAccountFile, type CredentialSource, type GoogleMintSettings } from '../clouds/gcp/index.ts';
+import { exportHelperSourcedFile, exportTokenSourcedFile } from '../clouds/gcp/credential-file.ts';
 import { isolateGcloudConfig } from '../clouds/gcp/gcloud-config.ts';
 import { GOOGLE_REGISTRY_USERNAME, gcpProvider as gcp } from '../clouds/gcp/provider.ts';
 import type { CommandMain } from '../core/cli.ts';
 import type { Env } from '../core/env.ts';
-import { UserError } from '../core/errors.ts';
-import { exportVariable, record } from '../core/journal.ts';
-import { loginLine, type Reporter } from '../core/output.ts';
+import { loginLine } from '../core/output.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { clockTime } from '../core/units.ts';
 import { loginWithRetry } from '../docker/login.ts';
 import { mintAudience } from '../job-token/index.ts';
-import { runHelper, serve, type Served } from '../refresh/index.ts';
+import { runHelper, serve } from '../refresh/index.ts';
 import { loginToken } from './shared/job-token.ts';
 
 /** regauth/gcp-oidc-login: OIDC token → Google STS → (IAM Credentials) → docker login to each registry. */
@@ -54,9 +52,17 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   if (served && minted.jobToken !== token.first.token) reporter.line(REFRESH_MAPPING_WARNING);
 
   if (inputs.exportCredentials) {
-    const settings = gcp.target(inputs);
-    if (served) await exportRefreshing(env, settings, served, reporter);
-    else await exportStatic(env, settings, minted.jobToken, reporter);
+    if (served) {
+      const exported = await exportHelperSourcedFile(env, gcp.target(inputs), { path: served.helperPath, group: served.group });
+      reporter.line(
+        `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; its executable source is docker-credential-regauth, which mints a fresh job token whenever Google's libraries ask); later steps get GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE and GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 through $BASH_ENV`,
+      );
+    } else {
+      const exported = await exportTokenSourcedFile(env, gcp.target(inputs), minted.jobToken);
+      reporter.line(
+        `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; it reads the job token from ${exported.tokenFile}, valid until the token expires); later steps get GOOGLE_APPLICATION_CREDENTIALS and CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE through $BASH_ENV`,
+      );
+    }
     const gcloud = await isolateGcloudConfig(env);
     reporter.line(
       `regauth: later steps' gcloud keeps its config and token cache in ${gcloud.directory} (CLOUDSDK_CONFIG; the job's own properties copied: ${gcloud.copied} file${gcloud.copied === 1 ? '' : 's'}), which regauth/logout removes`,
@@ -67,36 +73,6 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
 
 export const REFRESH_MAPPING_WARNING =
   "regauth: warning: Google took only CIRCLE_OIDC_TOKEN, but a refresh mints its token with `circleci run oidc get`, whose sub may map to a google.subject over 127 bytes as this provider is configured, so refreshes may fail once this token expires; map google.subject from assertion['oidc.circleci.com/project-id'] (narrowed by the attribute condition) to make them work";
-
-const EXECUTABLE_TIMEOUT_MS = 30_000;
-
-/** refresh on: the credential file's source is the helper, which mints a fresh job token when asked. */
-async function exportRefreshing(env: Env, settings: GoogleMintSettings, served: Served, reporter: Reporter): Promise<void> {
-  // Google's libraries split the command on spaces: a path with one cannot be named there.
-  if (/\s/.test(served.helperPath)) throw new UserError(`export_credentials with refresh needs the credential helper at a path without spaces, but it is ${served.helperPath}; set refresh: false or use a HOME without spaces`);
-  const directory = await privateDirectory(env);
-  const credentialFile = externalAccountFilePath(directory);
-  // On record before the file exists: a step killed while writing leaves nothing logout cannot see.
-  await record(env, { kind: 'file', path: credentialFile });
-  const source: CredentialSource = { executable: { command: `${served.helperPath} google-executable ${served.group}`, timeout_millis: EXECUTABLE_TIMEOUT_MS } };
-  const exported = await writeExternalAccountFile(env, directory, settings, source);
-  for (const { name, value } of exported.exports) await exportVariable(env, name, value);
-  reporter.line(
-    `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; its executable source is docker-credential-regauth, which mints a fresh job token whenever Google's libraries ask); later steps get GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE and GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1 through $BASH_ENV`,
-  );
-}
-
-/** refresh off: as version 1, the job token in a 0600 file the credential file reads (valid while it is). */
-async function exportStatic(env: Env, settings: GoogleMintSettings, jobToken: string, reporter: Reporter): Promise<void> {
-  const directory = await privateDirectory(env);
-  for (const path of [jobTokenFilePath(directory), externalAccountFilePath(directory)]) await record(env, { kind: 'file', path });
-  const { source, file } = await jobTokenFileSource(directory, jobToken);
-  const exported = await writeExternalAccountFile(env, directory, settings, source);
-  for (const { name, value } of exported.exports) await exportVariable(env, name, value);
-  reporter.line(
-    `regauth: exported an external-account credential file ${exported.credentialFile} (mode 0600; it reads the job token from ${file}, valid until the token expires); later steps get GOOGLE_APPLICATION_CREDENTIALS and CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE through $BASH_ENV`,
-  );
-}
 
 /** Entry for `node <bundle> --regauth-helper …` (the refresh half of docker-credential-regauth). */
 export const helperMain = (args: readonly string[]): Promise<number> => runHelper(args, { [gcp.kind]: gcp.refresh });
