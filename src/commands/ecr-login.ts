@@ -2,7 +2,7 @@ import type { CommandMain } from '../core/cli.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { loginToEcrRegistries } from './shared/ecr-docker-login.ts';
-import { parseEcrStaticInputs } from '../inputs/ecr.ts';
+import { parseEcrStaticInputs } from '../clouds/aws/inputs.ts';
 
 /** regauth/ecr-login: ECR with static keys (no STS call). */
 export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRetryDeps) => {

@@ -108,8 +108,11 @@ export async function askLocalEngine(env: Env, target: RegistryTarget, username:
   return askEngineToCheck({ socket, server: target.serverArgument, username, password, deadlineMs: ENGINE_CHECK_DEADLINE_MS });
 }
 
+/** A host's verdict, asked earlier; undefined when it was not asked. */
+export type EngineVerdicts = (host: string) => Promise<EngineVerdict> | undefined;
+
 /** The engine asked about every login at once; what `DockerDeps.engineVerdict` takes. */
-export function askLocalEngineEarly(env: Env, logins: readonly { target: RegistryTarget; username: string; password: string }[]): (host: string) => Promise<EngineVerdict> | undefined {
+export function askLocalEngineEarly(env: Env, logins: readonly { target: RegistryTarget; username: string; password: string }[]): EngineVerdicts {
   const asked = new Map(logins.map((login) => [login.target.host, askLocalEngine(env, login.target, login.username, login.password)]));
   return (host) => asked.get(host);
 }

@@ -5,7 +5,7 @@ import { DockerCommandError, dockerErrorLine } from './error.ts';
 import { UserError } from '../core/errors.ts';
 import { isOnPath } from '../core/path-lookup.ts';
 import { credentialHelperFor, dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig, type LockDeps } from './config.ts';
-import type { EngineVerdict } from './engine-auth.ts';
+import type { EngineVerdicts } from './engine-auth.ts';
 import { record, recordAll, retract, type JournalEntry } from '../core/journal.ts';
 import { remote } from '../core/output.ts';
 import type { Env } from '../core/env.ts';
@@ -24,7 +24,7 @@ export interface DockerDeps {
    * Given by a login whose password docker-credential-regauth already holds (refresh on): the
    * engine's own verdict, asked early (src/docker/engine-auth.ts). Accepted, docker login is not run.
    */
-  engineVerdict?: (host: string) => Promise<EngineVerdict> | undefined;
+  engineVerdict?: EngineVerdicts;
   /** Debug lines (REGAUTH_DEBUG=1). */
   detail?: (line: string) => void;
 }

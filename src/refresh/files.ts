@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { ensurePrivateDirectory, ownedByUs, readRegularFile, replaceFileAtomically } from '../core/private-files.ts';
 
 /**

@@ -4,7 +4,7 @@ import { Redactor, Reporter } from '../core/output.ts';
 import { clockTime } from '../core/units.ts';
 import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryPolicy } from '../core/retry.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { dockerAnswer, hostFromServerUrl, listAnswer, NOT_FOUND, parseStoreRequest, STORE_USAGE } from './docker-protocol.ts';
 import { awsEntryName, awsProcessAnswer, hostEntryName, isFresh, isUsable, parseEntry, readEntry, writeEntry, type CacheEntry } from './cache.ts';
 import { helperDir, layout, readOwned } from './files.ts';

@@ -4,7 +4,7 @@ import { delimiter, isAbsolute, join, relative } from 'node:path';
 import type { RunProcess } from '../core/process.ts';
 import { isOnPath } from '../core/path-lookup.ts';
 import { machineTempDir, sudoBinDir, systemBinDirs } from '../core/places.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { layout, writeAtomic } from './files.ts';
 import { HELPER_MARKER, HELPER_NAME } from './helper-script.ts';
 import { shellQuote } from '../core/shell-quote.ts';

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { jobId, readJournal, record } from '../core/journal.ts';
 import { ownedByUs } from '../core/private-files.ts';
 import { dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig } from '../docker/config.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { fenceOff, removeFenced } from './fence.ts';
 import { layout, readOwned, writeAtomic } from './files.ts';
 

@@ -1,52 +1,14 @@
+import type { StoredRecipe, UngroupedRecipe as CloudUngroupedRecipe } from '../clouds/provider.ts';
+
 /**
  * A recipe says how to mint one registry group's credentials again, later in the job, from a
  * fresh job token. It holds no secret (role, region, accounts, audience …), so it is safe on disk.
- * A tagged union: each cloud adds a kind and one refresh function (see refreshers.ts).
+ * The engine knows only what every recipe has (kind, group, audience, hosts: the contract in
+ * src/clouds/provider.ts); each cloud's provider builds its own and checks it when it refreshes.
  */
-export interface AwsEcrRecipe {
-  kind: 'aws-ecr';
-  /** `<kind>-<hex>`: names the group's cache, lock and bundle files. */
-  group: string;
-  /** aud of the job token to mint (`circleci run oidc get --claims`). */
-  audience: string;
-  /** Registry hosts this group serves (docker's config keys). */
-  hosts: string[];
-  roleArn: string;
-  region: string;
-  accountIds: string[];
-  includePublic: boolean;
-  sessionName: string;
-  durationSeconds: number;
-  /**
-   * The AWS SDK's endpoint settings the login ran with (AWS_ENDPOINT_URL*, FIPS, dual-stack,
-   * regional STS, CA bundle): a refresh runs wherever docker runs, perhaps in a step without them.
-   */
-  settings?: Record<string, string>;
-}
-
-export interface GcpRecipe {
-  kind: 'gcp';
-  group: string;
-  /** aud of the job token to mint: the login's audience, or the org id its token carried. */
-  audience: string;
-  hosts: string[];
-  /** `projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>`. */
-  provider: string;
-  /** '': the federated token itself is the registry password. */
-  serviceAccount: string;
-  tokenLifetimeSeconds: number;
-  /**
-   * The CLOUDSDK_API_ENDPOINT_OVERRIDES_* values the login ran with, so that a refresh in a step
-   * without them reaches the same endpoints.
-   */
-  settings?: Record<string, string>;
-}
-
-/** Every kind regauth can refresh. */
-export type Recipe = AwsEcrRecipe | GcpRecipe;
-export type RecipeKind = Recipe['kind'];
+export type Recipe = StoredRecipe;
 /** A recipe as a login builds it, before its group id is derived. */
-export type UngroupedRecipe = Omit<AwsEcrRecipe, 'group'> | Omit<GcpRecipe, 'group'>;
+export type UngroupedRecipe = CloudUngroupedRecipe;
 
 // Both are POSIX extended regular expressions too: the bash helper tests the same patterns.
 export const GROUP = /^[a-z][a-z0-9]*(-[a-z0-9]+)+$/;

@@ -8,7 +8,7 @@ import type { RunProcess } from '../core/process.ts';
 import { dockerConfigDir, restoreAuthEntry, restoreCredHelper } from '../docker/config.ts';
 import { assertDockerAvailable } from '../docker/login.ts';
 import { dockerLogoutKey } from '../docker/logout.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
 import { HELPER_NAME } from './helper-script.ts';
 import { helperDir } from './files.ts';

@@ -4,10 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/core/process.ts';
-import { refreshAwsEcr } from '../../src/refresh/aws-ecr.ts';
-import { refreshGcp } from '../../src/refresh/gcp.ts';
+import { awsEcrProvider } from '../../src/clouds/aws/provider.ts';
+import { pinnedAwsEnv, type AwsEcrRecipe } from '../../src/clouds/aws/recipe.ts';
+import { gcpProvider } from '../../src/clouds/gcp/provider.ts';
+import type { GcpRecipe } from '../../src/clouds/gcp/recipe.ts';
 import { helperMain, type HelperIo } from '../../src/refresh/helper.ts';
-import type { AwsEcrRecipe, GcpRecipe, UngroupedRecipe } from '../../src/refresh/recipe.ts';
+import type { UngroupedRecipe } from '../../src/refresh/recipe.ts';
 import type { Refreshers } from '../../src/refresh/refreshers.ts';
 import { groupId } from '../../src/refresh/setup.ts';
 import { startLocalAws, type LocalAws } from '../../testbed/aws/index.ts';
@@ -123,7 +125,7 @@ describe('a refresh sends the job token only to the endpoints the login used', (
       settings: aws.endpointEnv(),
     };
     const h = helperWith(recipe, ECR_HOST);
-    const refreshers: Refreshers = { 'aws-ecr': refreshAwsEcr };
+    const refreshers: Refreshers = { [awsEcrProvider.kind]: awsEcrProvider.refresh };
     const before = { sts: aws.count('sts', 'AssumeRoleWithWebIdentity'), ecr: aws.count('ecr', 'GetAuthorizationToken') };
     const code = await inStep(async () => {
       const result = await helperMain(['get', ECR_HOST], refreshers, h.io);
@@ -145,7 +147,6 @@ describe('a refresh sends the job token only to the endpoints the login used', (
     const recipe: AwsEcrRecipe = {
       kind: 'aws-ecr', group: 'aws-ecr-000000000000', audience: aws.orgId, hosts: [ECR_HOST], roleArn: ROLE, region: 'us-east-1', accountIds: [ACCOUNT], includePublic: false, sessionName: 'pinned', durationSeconds: 900,
     };
-    const { pinnedAwsEnv } = await import('../../src/refresh/aws-ecr.ts');
     const pinned = pinnedAwsEnv(recipe, { ...trapEnv(), AWS_CONFIG_FILE: join(profileDir, 'config'), AWS_PROFILE: 'lab', HOME: '/h' });
     expect(pinned).toEqual({
       AWS_ENDPOINT_URL: undefined,
@@ -165,7 +166,7 @@ describe('a refresh sends the job token only to the endpoints the login used', (
     };
     const h = helperWith(recipe, GAR_HOST);
     google.resetCounters();
-    const code = await inStep(() => helperMain(['get', GAR_HOST], { gcp: refreshGcp }, h.io));
+    const code = await inStep(() => helperMain(['get', GAR_HOST], { [gcpProvider.kind]: gcpProvider.refresh }, h.io));
     expect(code, h.err.join('') + h.out.join('')).toBe(0);
     expect(trap.requests).toEqual([]);
     const answer = JSON.parse(h.out.join('')) as { Username: string; Secret: string };

@@ -3,12 +3,12 @@ import type { Reporter } from '../../core/output.ts';
 import type { RetryDeps } from '../../core/retry.ts';
 
 /** Which ECR registries a login covers (both ECR commands take these parameters, a refresh recipe keeps them). */
-export interface EcrTargetInputs {
+export type EcrTargetInputs = {
   region: string;
   /** Empty: the caller's own account. */
   accountIds: string[];
   includePublic: boolean;
-}
+};
 
 /**
  * ECR and ECR Public document their tokens as valid for 12 h and state `expiresAt` in each answer;

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { UserError } from '../../core/errors.ts';
+import { exportVariable, record } from '../../core/journal.ts';
 import { ensurePrivateDirectory, regauthHome, writePrivateFile } from '../../core/private-files.ts';
 import type { Env } from '../../core/env.ts';
 import { generateAccessTokenUrl, providerAudience, stsTokenUrl, type GoogleMintSettings } from './mint.ts';
@@ -79,4 +81,34 @@ export async function jobTokenFileSource(directory: string, jobToken: string): P
   const file = jobTokenFilePath(directory);
   await writePrivateFile(file, jobToken);
   return { source: { file, format: { type: 'text' } }, file };
+}
+
+const EXECUTABLE_TIMEOUT_MS = 30_000;
+
+/**
+ * refresh on: the credential file's source is docker-credential-regauth (`helper`), which mints a
+ * fresh job token whenever Google's libraries ask. On record before the file exists (a step killed
+ * while writing leaves nothing logout cannot see); its path exported through the journal.
+ */
+export async function exportHelperSourcedFile(env: Env, settings: GoogleMintSettings, helper: { path: string; group: string }): Promise<ExportedCredentialFile> {
+  // Google's libraries split the command on spaces: a path with one cannot be named there.
+  if (/\s/.test(helper.path)) throw new UserError(`export_credentials with refresh needs the credential helper at a path without spaces, but it is ${helper.path}; set refresh: false or use a HOME without spaces`);
+  const directory = await privateDirectory(env);
+  await record(env, { kind: 'file', path: externalAccountFilePath(directory) });
+  const source: CredentialSource = { executable: { command: `${helper.path} google-executable ${helper.group}`, timeout_millis: EXECUTABLE_TIMEOUT_MS } };
+  return exportFile(env, directory, settings, source);
+}
+
+/** refresh off: as version 1, the job token in a 0600 file the credential file reads (valid while it is). */
+export async function exportTokenSourcedFile(env: Env, settings: GoogleMintSettings, jobToken: string): Promise<ExportedCredentialFile & { tokenFile: string }> {
+  const directory = await privateDirectory(env);
+  for (const path of [jobTokenFilePath(directory), externalAccountFilePath(directory)]) await record(env, { kind: 'file', path });
+  const { source, file } = await jobTokenFileSource(directory, jobToken);
+  return { ...(await exportFile(env, directory, settings, source)), tokenFile: file };
+}
+
+async function exportFile(env: Env, directory: string, settings: GoogleMintSettings, source: CredentialSource): Promise<ExportedCredentialFile> {
+  const exported = await writeExternalAccountFile(env, directory, settings, source);
+  for (const { name, value } of exported.exports) await exportVariable(env, name, value);
+  return exported;
 }

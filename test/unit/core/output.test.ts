@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Redactor, remote, REMOTE_TEXT_MAX, Reporter, safeRemoteText, stripControls, unmarked } from '../../../src/core/output.ts';
+import { loginLine, Redactor, remote, REMOTE_TEXT_MAX, Reporter, safeRemoteText, stripControls, unmarked, withoutRemote, type Sink } from '../../../src/core/output.ts';
 
 function capture(): { sink: { write: (t: string) => void }; text: () => string } {
   let text = '';
@@ -87,5 +87,26 @@ describe('remote text', () => {
   it('marking twice is harmless, and unmarked() gives the text back', () => {
     expect(unmarked(remote(remote('a')))).toBe('a');
     expect(stripControls('a\tb\u0000c')).toBe('a bc');
+  });
+});
+
+describe('one style', () => {
+  it('a registry line names host, identity, expiry as HH:MM:SS UTC and renewal', () => {
+    expect(loginLine('r.example.com', { identity: 'arn:aws:iam::1:role/x', renewal: 'renews itself' }, new Date(Date.UTC(2026, 0, 1, 8, 39, 57)))).toBe(
+      'regauth: logged in to r.example.com as arn:aws:iam::1:role/x, valid until 08:39:57 UTC, renews itself',
+    );
+  });
+
+  it('a retry line carries no remote text (the failure line has it once); REGAUTH_DEBUG shows it', () => {
+    const out: string[] = [];
+    const sink: Sink = { write: (text) => void out.push(text) };
+    const reporter = new Reporter(undefined, sink, sink);
+    reporter.retrying('login to r.example.com', 1, remote('Get "https://r.example.com/v2/": EOF'), 500);
+    reporter.retrying('sts:AssumeRoleWithWebIdentity', 2, `Throttling: ${remote('Rate exceeded')}`, 1500);
+    expect(out).toEqual(['regauth: login to r.example.com failed (attempt 1); retrying in 0.5 s\n', 'regauth: sts:AssumeRoleWithWebIdentity failed (attempt 2: Throttling); retrying in 1.5 s\n']);
+    reporter.verbose = true;
+    reporter.retrying('login to r.example.com', 1, remote('EOF'), 500);
+    expect(out.at(-1)).toBe('regauth:   attempt 1: "EOF"\n');
+    expect(withoutRemote(`the registry refused the credentials (${remote('401')})`)).toBe('the registry refused the credentials');
   });
 });

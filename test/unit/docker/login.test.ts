@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ProcessRequest, ProcessResult } from '../../../src/core/process.ts';
-import { journalPath } from '../../../src/core/journal.ts';
+import { journalPath, readJournal } from '../../../src/core/journal.ts';
 import { dockerLogin } from '../../../src/docker/login.ts';
-import { undoJournal } from '../../../src/refresh/teardown.ts';
 import { parseRegistryHost, type RegistryTarget } from '../../../src/registry/host.ts';
 
 /** A stand-in for the docker CLI (named as such): edits config.json the way docker login/logout do. */
@@ -38,7 +37,7 @@ function jobHome(config: unknown): { home: string; dir: string; env: Record<stri
 }
 
 describe('dockerLogin and the journal', () => {
-  it('records the login (with the entry it replaces) and makes config.json 0600 before docker runs; logout gives back the entry', async () => {
+  it('records the login (with the entry it replaces) and makes config.json 0600 before docker runs; a second login adds no record', async () => {
     const own = { auth: Buffer.from('runner:own').toString('base64'), email: 'x@example.com' };
     const { dir, env } = jobHome({ auths: { 'r.example.com': own } });
     const seen: Parameters<typeof fakeDocker>[2] = [];
@@ -49,19 +48,17 @@ describe('dockerLogin and the journal', () => {
     expect(seen[0]?.modeDuringLogin).toBe(0o600);
     // A second login to the same host keeps the first record: logout gives back the job's entry, not regauth's.
     await dockerLogin({ run, env }, target('r.example.com'), 'ci', 'pw2');
-    const done = await undoJournal(env, run, undefined);
-    expect(done.loggedOut).toEqual(['r.example.com']);
-    expect(done.restoredAuth).toEqual(['r.example.com']);
-    expect((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { auths: unknown }).auths).toEqual({ 'r.example.com': own });
-    expect(() => statSync(journalPath(env))).toThrow();
+    expect((await readJournal(env)).entries).toEqual([
+      { kind: 'docker-auth', configDir: dir, key: 'r.example.com', previous: own },
+      { kind: 'docker-login', configDir: dir, key: 'r.example.com' },
+    ]);
   });
 
-  it('a refused login takes its records back, so logout has nothing to do for it', async () => {
+  it('a refused login takes its records back, so logout has nothing to do for it (the journal is empty again)', async () => {
     const { dir, env } = jobHome({});
     const seen: Parameters<typeof fakeDocker>[2] = [];
     await expect(dockerLogin({ run: fakeDocker(dir, journalPath(env), seen, 1), env }, target('r.example.com'), 'ci', 'pw')).rejects.toThrow();
-    const done = await undoJournal(env, fakeDocker(dir, journalPath(env), seen), [target('r.example.com')]);
-    expect(done.nothingFor).toEqual(['r.example.com']);
+    expect((await readJournal(env)).entries).toEqual([]);
     expect(seen.map((s) => s.args[0])).toEqual(['login']);
   });
 });

@@ -9,7 +9,7 @@ import { helperMain, type HelperIo } from '../../../src/refresh/helper.ts';
 import { hostFromServerUrl } from '../../../src/refresh/docker-protocol.ts';
 import { remote } from '../../../src/core/output.ts';
 import { helperScript } from '../../../src/refresh/helper-script.ts';
-import type { AwsEcrRecipe } from '../../../src/refresh/recipe.ts';
+import type { AwsEcrRecipe } from '../../../src/clouds/aws/recipe.ts';
 import type { MintedGroup, Refreshers } from '../../../src/refresh/refreshers.ts';
 import { groupId } from '../../../src/refresh/setup.ts';
 import type { ProcessRequest } from '../../../src/core/process.ts';

@@ -1,5 +1,8 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planInstall, type PathDirFacts } from '../../../src/refresh/install.ts';
+import { installHelper, planInstall, type PathDirFacts } from '../../../src/refresh/install.ts';
 
 describe('install route', () => {
   const dir = (path: string, extra: Partial<PathDirFacts> = {}): PathDirFacts => ({ dir: path, kind: 'directory', ownedByUser: true, sharedWritable: false, writable: true, ...extra });
@@ -17,5 +20,21 @@ describe('install route', () => {
     expect(planInstall([dir('/usr/local/bin')], { ...context, isRoot: true })).toEqual({ route: 'system-path', dir: '/usr/local/bin' });
     expect(planInstall(system, { ...context, sudo: true })).toEqual({ route: 'sudo', dir: '/usr/local/bin' });
     expect(planInstall(system, context)).toEqual({ route: 'bash-env', dir: context.fallbackDir });
+  });
+});
+
+describe('installHelper and the journal', () => {
+  it('the helper\'s install is on record before the program is written (a step killed in between leaves it for logout)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-install-'));
+    const bin = join(dir, 'bin');
+    const source = join(dir, 'source');
+    writeFileSync(source, '#!/bin/bash\n# regauth credential helper\n', { mode: 0o700 });
+    const seen: { path: string; existed: boolean }[] = [];
+    const run = async () => ({ exitCode: 1, stdout: '', stderr: '' });
+    const installed = await installHelper({ HOME: dir, PATH: `${bin}:/usr/bin` }, run, source, join(dir, '.regauth', 'helper'), async (path) => {
+      seen.push({ path, existed: existsSync(path) });
+    });
+    expect(seen).toEqual([{ path: installed.path, existed: false }]);
+    expect(existsSync(installed.path)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRecipe, type AwsEcrRecipe } from '../../../src/refresh/recipe.ts';
+import type { AwsEcrRecipe } from '../../../src/clouds/aws/recipe.ts';
+import { parseRecipe } from '../../../src/refresh/recipe.ts';
 import { groupId } from '../../../src/refresh/setup.ts';
 
 const HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com';

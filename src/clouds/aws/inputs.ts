@@ -1,9 +1,9 @@
-export type { EcrTargetInputs } from '../clouds/aws/ecr-login.ts';
-import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from '../clouds/aws/index.ts';
-import { PROFILE_NAME, profileNameProblem } from '../clouds/aws/profile.ts';
-import type { EcrTargetInputs } from '../clouds/aws/ecr-login.ts';
-import { InputError } from '../core/errors.ts';
-import { booleanParameter, type Env, integerParameter, listParameter, secretFromEnvName, stringParameter } from './common.ts';
+export type { EcrTargetInputs } from './ecr-login.ts';
+import { accountIdProblem, deriveRoleSessionName, regionProblem, roleArnProblem, sanitizeRoleSessionName } from './index.ts';
+import { PROFILE_NAME, profileNameProblem } from './profile.ts';
+import type { EcrTargetInputs } from './ecr-login.ts';
+import { InputError } from '../../core/errors.ts';
+import { booleanParameter, type Env, integerParameter, listParameter, secretFromEnvName, stringParameter } from '../../inputs/common.ts';
 
 export interface EcrOidcInputs extends EcrTargetInputs {
   roleArn: string;

@@ -1,7 +1,7 @@
-import { DEFAULT_GOOGLE_ENDPOINTS, parseEndpointBase, parseWorkloadIdentityProvider, serviceAccountProblem, type GoogleEndpoints, type WorkloadIdentityProvider } from '../clouds/gcp/index.ts';
-import { InputError, UserError } from '../core/errors.ts';
-import { isGoogleRegistry, parseRegistryHost, type RegistryTarget } from '../registry/host.ts';
-import { booleanParameter, envKey, integerParameter, listParameter, stringParameter, type Env } from './common.ts';
+import { DEFAULT_GOOGLE_ENDPOINTS, parseEndpointBase, parseWorkloadIdentityProvider, serviceAccountProblem, type GoogleEndpoints, type WorkloadIdentityProvider } from './index.ts';
+import { InputError, UserError } from '../../core/errors.ts';
+import { isGoogleRegistry, parseRegistryHost, type RegistryTarget } from '../../registry/host.ts';
+import { booleanParameter, envKey, integerParameter, listParameter, stringParameter, type Env } from '../../inputs/common.ts';
 
 export interface GcpOidcInputs {
   provider: WorkloadIdentityProvider;

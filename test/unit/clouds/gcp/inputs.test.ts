@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGcpOidcInputs } from '../../../src/inputs/gcp.ts';
+import { parseGcpOidcInputs } from '../../../../src/clouds/gcp/inputs.ts';
 
 const PROVIDER = 'projects/123456789/locations/global/workloadIdentityPools/circleci/providers/acme-org';
 const SA = 'ci-pull@my-project.iam.gserviceaccount.com';

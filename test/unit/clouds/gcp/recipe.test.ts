@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkGcpRecipe, gcpSettings } from '../../../src/refresh/gcp.ts';
-import { parseRecipe, type GcpRecipe } from '../../../src/refresh/recipe.ts';
-import { groupId } from '../../../src/refresh/setup.ts';
+import { checkGcpRecipe, gcpSettings, type GcpRecipe } from '../../../../src/clouds/gcp/recipe.ts';
+import { parseRecipe } from '../../../../src/refresh/recipe.ts';
+import { groupId } from '../../../../src/refresh/setup.ts';
 
 const base: Omit<GcpRecipe, 'group'> = {
   kind: 'gcp',
