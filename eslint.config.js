@@ -29,7 +29,7 @@ const layering = [
   layer('clouds', ['core', 'registry', 'job-token', 'inputs']),
   layer('pull', ['core', 'registry', 'docker']),
   // The engine knows clouds only by the provider contract; logout also undoes an exported AWS profile.
-  layer('refresh', ['core', 'registry', 'docker', 'clouds', 'job-token', 'inputs'], { clouds: ['provider.ts', 'aws/profile.ts'] }),
+  layer('refresh', ['core', 'registry', 'docker', 'clouds', 'job-token'], { clouds: ['provider.ts', 'aws/profile.ts'] }),
   {
     // Commands reach the refresh engine through its doors only (serve, remove, runHelper).
     files: ['src/commands/**/*.ts'],

@@ -1,6 +1,6 @@
 import type { CommandMain } from '../core/cli.ts';
 import { UserError } from '../core/errors.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { readPullInputs } from '../inputs/pull.ts';
 import type { Reporter } from '../core/output.ts';
 import { runProcess, type RunProcess } from '../core/process.ts';

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dockerConfigDir, readDockerConfig, withConfigLock, writeDockerConfig } from '../docker/config.ts';
 import type { RunProcess } from '../core/process.ts';
-import type { Env } from '../inputs/common.ts';
+import type { Env } from '../core/env.ts';
 import { awsEntryName, awsProcessAnswer, hostEntryName, writeEntry } from './cache.ts';
 import { dockerAnswer } from './docker-protocol.ts';
 import { ensurePrivateDir, helperDir, layout, writeAtomic } from './files.ts';
