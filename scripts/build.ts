@@ -116,15 +116,17 @@ export async function bundleReadable(command: string): Promise<{ code: string; m
 export function launcherFor(command: string, code: string, version: string, parts: number): { script: string; parts: string[] } {
   const names = Array.from({ length: parts }, (_, i) => partName(i + 1));
   const launcher = readFileSync(join(orbDir, 'scripts', 'launcher.sh'), 'utf8');
+  // The launcher writes the node floor as a number (no variable costs visible bytes): it must be this one.
+  const floors = [...launcher.matchAll(/node >= (\d+)|versions\.node\) < (\d+)/g)].map((m) => Number(m[1] ?? m[2]));
+  if (floors.length !== 3 || floors.some((floor) => floor !== MIN_NODE_MAJOR)) throw new Error(`orb/scripts/launcher.sh: the node floor is not ${MIN_NODE_MAJOR} everywhere (${floors.join(', ')})`);
   const script = [
     '#!/usr/bin/env bash',
-    `# regauth ${version}, command ${command}, built by \`npm run build\` from src/commands/${command}.ts.`,
-    "# One node process runs one bundle: brotli + base64 in this step's REGAUTH_PAYLOAD_* values, read",
-    `# unminified in dist/readable/${command}.js, checked by \`npm run verify -- FILE\` and against:`,
+    `# regauth ${version}, command ${command}: node runs its bundle from REGAUTH_PAYLOAD_* (brotli, then Ascii85`,
+    `# with the digits d below); read it in dist/readable/${command}.js, check it with \`npm run verify -- FILE\` and:`,
     `regauth_sha256=${sha256(code)}`,
     `# Needs bash, node >= ${MIN_NODE_MAJOR} and the docker CLI.`,
-    `regauth_min_node=${MIN_NODE_MAJOR} regauth_payload="${names.map((name) => `$${name}`).join('')}"`,
-    `unset ${names.join(' ')} # first of all: no child process inherits them`,
+    `regauth_payload="${names.map((name) => `$${name}`).join('')}"`,
+    `unset ${names.join(' ')} # no child inherits them`,
     launcher,
   ].join('\n');
   return { script, parts: splitPayload(encodePayload(code), parts) };
