@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { BUNDLE_OPTIONS, buildRelease, bundleCommand, JOB_COMMANDS, JOB_LIMIT, STEP_LIMIT, stepBytes } from '../../../scripts/build.ts';
+import { BUNDLE_OPTIONS, buildRelease, bundleCommand, JOB_COMMANDS, JOB_LIMIT, minifyBundle, STEP_LIMIT, stepBytes } from '../../../scripts/build.ts';
 import { startLocalAws, type LocalAws, type Service } from '../../../testbed/aws/index.ts';
 
 /**
@@ -119,13 +119,15 @@ beforeAll(async () => {
   runnerFile = join(dir, 'runner.ts');
   writeFileSync(runnerFile, RUNNER);
   bundleFile = join(dir, 'runner.cjs');
-  // The settings of scripts/build.ts, on the runner instead of a command.
+  // The settings of scripts/build.ts, on the runner instead of a command: esbuild, then terser.
   const result = await build({
     ...BUNDLE_OPTIONS,
     entryPoints: [runnerFile],
     outfile: bundleFile,
+    write: false,
     logLevel: 'error',
   });
+  writeFileSync(bundleFile, await minifyBundle(result.outputFiles[0]?.text ?? ''));
   const output = Object.values(result.metafile.outputs)[0];
   layerInputs = Object.keys(output?.inputs ?? {});
   layerThirdPartyBytes = Object.entries(output?.inputs ?? {})
