@@ -183,7 +183,7 @@ describe('bundle size', () => {
   it('keeps the AWS layer small and without what the options leave out', () => {
     console.log(`AWS layer: ${(layerThirdPartyBytes / KiB).toFixed(1)} KiB from node_modules`);
     expect(layerThirdPartyBytes).toBeLessThan(AWS_LAYER_CEILING);
-    const unwanted = /credential-provider-(node|ini|sso|process|web-identity)|signature-v4-multi-region|AdaptiveRetryStrategy|DefaultRateLimiter|lambda-invoke-store|nested-clients|Sha256Js|HeaderFormatter|AwsSdkSigV4ASigner|service-customizations|lib\/parseURL|lib\/aws\/parseArn|getInstanceMetadataRegion|resolveDefaultsModeConfig|smithy-client\/defaults-mode/;
+    const unwanted = /credential-provider-(node|ini|sso|process|web-identity)|signature-v4-multi-region|AdaptiveRetryStrategy|DefaultRateLimiter|lambda-invoke-store|nested-clients|Sha256Js|HeaderFormatter|AwsSdkSigV4ASigner|service-customizations|lib\/parseURL|lib\/aws\/parseArn|getInstanceMetadataRegion|resolveDefaultsModeConfig|smithy-client\/defaults-mode|middleware-logger/;
     expect(layerInputs.filter((path) => path.includes('node_modules/') && unwanted.test(path))).toEqual([]);
     // One copy of the runtime extensions serves the three clients.
     expect(layerInputs.filter((path) => path.endsWith('runtimeExtensions.js'))).toEqual(['node_modules/@aws-sdk/client-ecr/dist-es/runtimeExtensions.js']);

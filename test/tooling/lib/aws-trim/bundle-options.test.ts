@@ -68,13 +68,15 @@ describe('the SDK trim tripwires', () => {
     expect(await bundleWith(unaliased)).toMatch(/the SDK trim "stub credential-provider-node" no longer applies/);
   }, 30_000);
 
-  it('rest on what every regauth client is given: region, requestHandler and retryMode "standard"', () => {
-    // The defaults-mode, instance-metadata-region and adaptive-retry stubs are sound only while
+  it('rest on what every regauth client is given: region, requestHandler, retryMode "standard", no logger', () => {
+    // The defaults-mode, instance-metadata-region, adaptive-retry and logger stubs are sound only while
     // src/clouds/aws/sdk.ts gives each client these (the SDK falls back to them otherwise).
     const config = sdkClientConfig('eu-west-1');
     expect(config.region).toBe('eu-west-1');
     expect(config.retryMode).toBe('standard');
     expect(typeof config.requestHandler.handle).toBe('function');
+    // ...and no logger: the SDK's NoOpLogger, for which the stubbed logger middleware does nothing.
+    expect('logger' in config).toBe(false);
     config.requestHandler.destroy();
   });
 });
