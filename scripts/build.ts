@@ -11,6 +11,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBytes } from '../src/core/units.ts';
 import { HELPER_FLAG } from '../src/refresh/bundle-source.ts';
+import { minify, type MinifyOptions } from 'terser';
 import { parse, stringify } from 'yaml';
 import { awsBundleOptions, checkClientPins } from './lib/aws-trim/bundle-options.ts';
 import { orbToYaml, packOrb } from './lib/pack.ts';
@@ -53,6 +54,22 @@ export const BUNDLE_OPTIONS = {
 } as const;
 
 /**
+ * terser after esbuild, on the minified bundle: its compressor (two passes) and its mangler, which
+ * names the top-level symbols too, ordered by frequency, take a further 4 to 5 % off each brotli
+ * payload (ecr-oidc-login 71.3 → 67.9 kB). Only terser's safe transforms (no `unsafe*` option).
+ * `toplevel` is sound because a bundle always runs as a function body: the launcher's vm wrapper,
+ * or node's module wrapper when the credential helper runs it as a file; nothing reads its names.
+ */
+export const TERSER_OPTIONS: MinifyOptions = { ecma: 2020, toplevel: true, compress: { passes: 2 }, mangle: true, format: { comments: false } };
+
+/** esbuild's minified output through terser (TERSER_OPTIONS): what a step carries. */
+export async function minifyBundle(code: string): Promise<string> {
+  const result = await minify(code, TERSER_OPTIONS);
+  if (result.code === undefined) throw new Error('terser produced nothing');
+  return result.code;
+}
+
+/**
  * Commands whose bundle doubles as docker-credential-regauth's refresh code, and the module
  * whose `helperMain` it runs: `node <bundle> --regauth-helper …` runs that instead of the command.
  */
@@ -83,7 +100,7 @@ export async function bundleCommand(command: string): Promise<{ code: string; pa
   const output = result.outputFiles[0];
   const meta = Object.values(result.metafile.outputs)[0];
   if (!output || !meta) throw new Error(`esbuild produced nothing for ${command}`);
-  return { code: output.text, packageDirs: bundledPackageDirs(meta) };
+  return { code: await minifyBundle(output.text), packageDirs: bundledPackageDirs(meta) };
 }
 
 /**
@@ -116,15 +133,17 @@ export async function bundleReadable(command: string): Promise<{ code: string; m
 export function launcherFor(command: string, code: string, version: string, parts: number): { script: string; parts: string[] } {
   const names = Array.from({ length: parts }, (_, i) => partName(i + 1));
   const launcher = readFileSync(join(orbDir, 'scripts', 'launcher.sh'), 'utf8');
+  // The launcher writes the node floor as a number (no variable costs visible bytes): it must be this one.
+  const floors = [...launcher.matchAll(/node >= (\d+)|versions\.node\) < (\d+)/g)].map((m) => Number(m[1] ?? m[2]));
+  if (floors.length !== 3 || floors.some((floor) => floor !== MIN_NODE_MAJOR)) throw new Error(`orb/scripts/launcher.sh: the node floor is not ${MIN_NODE_MAJOR} everywhere (${floors.join(', ')})`);
   const script = [
     '#!/usr/bin/env bash',
-    `# regauth ${version}, command ${command}, built by \`npm run build\` from src/commands/${command}.ts.`,
-    "# One node process runs one bundle: brotli + base64 in this step's REGAUTH_PAYLOAD_* values, read",
-    `# unminified in dist/readable/${command}.js, checked by \`npm run verify -- FILE\` and against:`,
+    `# regauth ${version}, command ${command}: node runs its bundle from REGAUTH_PAYLOAD_* (brotli, then Ascii85`,
+    `# with the digits d below); read it in dist/readable/${command}.js, check it with \`npm run verify -- FILE\` and:`,
     `regauth_sha256=${sha256(code)}`,
     `# Needs bash, node >= ${MIN_NODE_MAJOR} and the docker CLI.`,
-    `regauth_min_node=${MIN_NODE_MAJOR} regauth_payload="${names.map((name) => `$${name}`).join('')}"`,
-    `unset ${names.join(' ')} # first of all: no child process inherits them`,
+    `regauth_payload="${names.map((name) => `$${name}`).join('')}"`,
+    `unset ${names.join(' ')} # no child inherits them`,
     launcher,
   ].join('\n');
   return { script, parts: splitPayload(encodePayload(code), parts) };

@@ -1,7 +1,9 @@
 /**
  * npm run bundle-report -- [COMMAND…] [--top N]: what each command's bundle carries, from esbuild's
- * metafile (the same settings as `npm run build`): bytes in the minified output per package or
- * src/ folder, then the N largest modules. Where to look first when a step must get smaller.
+ * metafile (the same settings as `npm run build`): bytes in esbuild's minified output per package or
+ * src/ folder, then the N largest modules. Where to look first when a step must get smaller. The
+ * build then runs terser over the whole bundle (about 2 % fewer bytes, 4 to 5 % fewer compressed),
+ * which the metafile cannot attribute to modules.
  */
 import { build } from 'esbuild';
 import { dirname, resolve } from 'node:path';
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
     const total = modules.reduce((sum, [, bytes]) => sum + bytes, 0);
     const groups = new Map<string, number>();
     for (const [path, bytes] of modules) groups.set(groupOf(path), (groups.get(groupOf(path)) ?? 0) + bytes);
-    console.log(`regauth: ${command}: ${formatBytes(total)} of modules in the minified bundle`);
+    console.log(`regauth: ${command}: ${formatBytes(total)} of modules in esbuild's minified bundle (before terser)`);
     for (const [group, bytes] of [...groups].sort((a, b) => b[1] - a[1])) console.log(`  ${formatBytes(bytes).padStart(9)}  ${group}`);
     console.log(`  largest ${top} modules:`);
     for (const [path, bytes] of modules.slice(0, top)) console.log(`  ${formatBytes(bytes).padStart(9)}  ${path}`);

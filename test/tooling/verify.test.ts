@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify, type ToStringOptions } from 'yaml';
 import { buildRelease, orbCommands, type Release } from '../../scripts/build.ts';
 import { compareOrbs, verdictLine, type Verdict } from '../../scripts/lib/orb-diff.ts';
-import { decodeRunStep, encodePayload, PART_NAME } from '../../scripts/lib/payload.ts';
+import { decodeRunStep, encodePayload, PART_NAME, toBase85 } from '../../scripts/lib/payload.ts';
 import { verify } from '../../scripts/verify.ts';
 import { makeTempDir, type TempDir } from '../../testbed/tempdir.ts';
 
@@ -147,8 +147,8 @@ describe('npm run verify', () => {
   it('says which payload does not decode', () => {
     const orb = builtOrb();
     const { command, step } = firstBundledStep(orb);
-    setPayload(step, Buffer.from('not brotli!!').toString('base64'));
-    expect(verdictsOf(orb).get(`command ${command}`)?.differences[0]).toMatch(/run: the file's payload does not decode: the payload is not base64 brotli data/);
+    setPayload(step, toBase85(Buffer.from('not brotli!!')));
+    expect(verdictsOf(orb).get(`command ${command}`)?.differences[0]).toMatch(/run: the file's payload does not decode: the payload is not base85 brotli data/);
   });
 
   it('compares executors, examples and top-level keys', () => {

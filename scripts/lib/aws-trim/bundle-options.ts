@@ -124,6 +124,12 @@ const RELATIVE_STUBS: readonly RelativeStub[] = [
     path: `./lib/aws/${name}`,
     stub: stub('endpoint-functions'),
   })),
+  // Defaults mode and the region fallback: never evaluated, every client gets region, requestHandler and retryMode.
+  { importer: inPackage('@smithy/core', 'submodules/config/index.js'), path: './defaults-mode/resolveDefaultsModeConfig', stub: stub('defaults-mode') },
+  { importer: inPackage('@smithy/core', 'submodules/client/index.js'), path: './smithy-client/defaults-mode', stub: stub('defaults-mode') },
+  { importer: inPackage('@smithy/core', 'submodules/config/config-resolver/regionConfig/config.js'), path: './getInstanceMetadataRegion', stub: stub('instance-metadata-region') },
+  // The logger middleware: regauth's clients have no logger (the SDK's NoOpLogger), it does nothing.
+  { importer: inPackage('@aws-sdk/core', 'submodules/client/index.js'), path: './middleware-logger/loggerMiddleware', stub: stub('logger-middleware') },
   // STS's SigV4a signer: see the signature-v4-multi-region alias below.
   { importer: inPackage('@aws-sdk/core', 'submodules/httpAuthSchemes/aws_sdk/index.js'), path: './AwsSdkSigV4ASigner', stub: stub('sigv4a-signer'), client: 'client-sts' },
 ];

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { awsBundleOptions } from '../../../../scripts/lib/aws-trim/bundle-options.ts';
+import { sdkClientConfig } from '../../../../src/clouds/aws/sdk.ts';
 
 /**
  * The SDK trimming fails the build when what it replaces moved. Each case simulates one SDK
@@ -66,4 +67,16 @@ describe('the SDK trim tripwires', () => {
     };
     expect(await bundleWith(unaliased)).toMatch(/the SDK trim "stub credential-provider-node" no longer applies/);
   }, 30_000);
+
+  it('rest on what every regauth client is given: region, requestHandler, retryMode "standard", no logger', () => {
+    // The defaults-mode, instance-metadata-region, adaptive-retry and logger stubs are sound only while
+    // src/clouds/aws/sdk.ts gives each client these (the SDK falls back to them otherwise).
+    const config = sdkClientConfig('eu-west-1');
+    expect(config.region).toBe('eu-west-1');
+    expect(config.retryMode).toBe('standard');
+    expect(typeof config.requestHandler.handle).toBe('function');
+    // ...and no logger: the SDK's NoOpLogger, for which the stubbed logger middleware does nothing.
+    expect('logger' in config).toBe(false);
+    config.requestHandler.destroy();
+  });
 });
