@@ -138,12 +138,12 @@ export function launcherFor(command: string, code: string, version: string, part
   if (floors.length !== 3 || floors.some((floor) => floor !== MIN_NODE_MAJOR)) throw new Error(`orb/scripts/launcher.sh: the node floor is not ${MIN_NODE_MAJOR} everywhere (${floors.join(', ')})`);
   const script = [
     '#!/usr/bin/env bash',
-    `# regauth ${version}, command ${command}: node runs its bundle from REGAUTH_PAYLOAD_* (brotli, then Ascii85`,
-    `# with the digits d below); read it in dist/readable/${command}.js, check it with \`npm run verify -- FILE\` and:`,
+    `# regauth ${version}, command ${command}: node runs the bundle in REGAUTH_PAYLOAD_* (Ascii85, digits d, then`,
+    `# brotli), readable in dist/readable/${command}.js; \`npm run verify\` checks a file against:`,
     `regauth_sha256=${sha256(code)}`,
     `# Needs bash, node >= ${MIN_NODE_MAJOR} and the docker CLI.`,
     `regauth_payload="${names.map((name) => `$${name}`).join('')}"`,
-    `unset ${names.join(' ')} # no child inherits them`,
+    `unset ${names.join(' ')}`,
     launcher,
   ].join('\n');
   return { script, parts: splitPayload(encodePayload(code), parts) };

@@ -23,7 +23,7 @@ function pathWith(tools: Record<string, string>): string {
 
 const orb = loadOrb();
 /** The image families the launcher's one line names (issue 24: these have node; cimg/base and plain cimg/python, go, openjdk do not). */
-const IMAGES = 'use cimg/node, cimg/aws, a cimg/*-node image or a machine executor (ubuntu-2204, ubuntu-2404)';
+const IMAGES = 'use cimg/node, cimg/aws, a cimg/*-node image or a machine executor';
 const node = process.execPath;
 const docker = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim();
 
