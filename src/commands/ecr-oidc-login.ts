@@ -8,7 +8,7 @@ import { runProcess } from '../core/process.ts';
 import { realRetryDeps, type RetryDeps } from '../core/retry.ts';
 import { clockTime } from '../core/units.ts';
 import { mintAudience } from '../job-token/index.ts';
-import { refreshingCredentialProcess, runHelper, serve } from '../refresh/index.ts';
+import { mintAlongside, refreshingCredentialProcess, runHelper, serve, startServing } from '../refresh/index.ts';
 import { dockerLoginEcr } from './shared/ecr-docker-login.ts';
 import { loginToken } from './shared/job-token.ts';
 
@@ -17,14 +17,19 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   const inputs = aws.parse(env);
   if (inputs.exportCredentials) await assertAwsConfigWritable(env);
   const token = await loginToken(env, reporter, retry, inputs.audience);
+  const audience = mintAudience(inputs.audience, token.claims, env);
+  // Refresh on: the helper's directory is made while STS and ECR answer.
+  const preparing = startServing(env, inputs.refresh, audience, aws.kind);
   const issuedAtMs = Date.now();
-  const minted = await aws.login(inputs, token, { env, reporter, retry });
+  const { minted, registries } = await mintAlongside(preparing, async () => {
+    const minted = await aws.login(inputs, token, { env, reporter, retry });
+    return { minted, registries: aws.registries(inputs, minted) };
+  });
   const { credentials, logins } = minted;
   reporter.detail(`regauth: assumed ${inputs.roleArn}, credentials valid until ${clockTime(credentials.expiration)}`);
 
-  const audience = mintAudience(inputs.audience, token.claims, env);
-  const registries = aws.registries(inputs, minted);
   const served = await serve({
+    ...(preparing ? { preparing } : {}),
     env,
     run: runProcess,
     reporter,

@@ -10,7 +10,7 @@ import { clockTime } from '../core/units.ts';
 import type { EngineVerdicts } from '../docker/engine-auth.ts';
 import { loginWithRetry } from '../docker/login.ts';
 import { mintAudience } from '../job-token/index.ts';
-import { runHelper, serve } from '../refresh/index.ts';
+import { mintAlongside, runHelper, serve, startServing } from '../refresh/index.ts';
 import { loginToken } from './shared/job-token.ts';
 
 /** regauth/gcp-oidc-login: OIDC token → Google STS → (IAM Credentials) → docker login to each registry. */
@@ -18,8 +18,14 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
   const inputs = gcp.parse(env);
   for (const host of inputs.otherHosts) reporter.line(`regauth: note: ${host} is not an Artifact Registry or gcr.io host; logging in to it as ${GOOGLE_REGISTRY_USERNAME} anyway (a private endpoint?)`);
   const token = await loginToken(env, reporter, retry, inputs.audience, (claims) => ` (sub: ${Buffer.byteLength(claims.sub ?? '')} bytes)`);
+  const audience = mintAudience(inputs.audience, token.claims, env);
+  // Refresh on: the helper's directory is made while Google answers.
+  const preparing = startServing(env, inputs.refresh, audience, gcp.kind);
   const issuedAtMs = Date.now();
-  const minted = await gcp.login(inputs, token, { env, reporter, retry });
+  const { minted, registries } = await mintAlongside(preparing, async () => {
+    const minted = await gcp.login(inputs, token, { env, reporter, retry });
+    return { minted, registries: gcp.registries(inputs, minted) };
+  });
   reporter.detail(`regauth: ${minted.kind === 'impersonated' ? `impersonated ${inputs.serviceAccount}` : 'federated token used directly'} through ${inputs.provider.name}, valid until ${clockTime(minted.expiresAt)}`);
   const identity = minted.kind === 'impersonated' ? inputs.serviceAccount : 'the federated principal (no service_account)';
 
@@ -35,9 +41,8 @@ export const main: CommandMain = async (env, reporter, retry: RetryDeps = realRe
       reporter.line(loginLine(target.host, { identity, renewal }, minted.expiresAt, attempts));
     }
   };
-  const audience = mintAudience(inputs.audience, token.claims, env);
-  const registries = gcp.registries(inputs, minted);
   const served = await serve({
+    ...(preparing ? { preparing } : {}),
     env,
     run: runProcess,
     reporter,

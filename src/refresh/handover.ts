@@ -5,7 +5,7 @@ import type { RunProcess } from '../core/process.ts';
 import { askLocalEngineEarly, type EngineVerdicts } from '../docker/engine-auth.ts';
 import { parseRegistryHost } from '../registry/host.ts';
 import type { UngroupedRecipe } from './recipe.ts';
-import { announceServed, dockerEnvWithHelper, planRefresh, serveThroughHelper, type Served } from './setup.ts';
+import { abandonHelperDir, announceServed, dockerEnvWithHelper, planRefresh, prepareHelperDir, serveThroughHelper, type PreparedDir, type Served } from './setup.ts';
 
 /** What a login hands the refresh engine once its provider has minted. */
 export interface LoginHandover {
@@ -28,6 +28,45 @@ export interface LoginHandover {
    * the registry judges the password now, so a refusal fails this step rather than a later pull.
    */
   dockerLogin: (dockerEnv: Env, engineVerdict: EngineVerdicts) => Promise<unknown>;
+  /** The helper directory, begun while the login minted (startServing). */
+  preparing?: Preparing;
+}
+
+/** The credential-free half of serving, under way while a login's cloud answers. */
+export interface Preparing {
+  ready: Promise<PreparedDir>;
+  /** For a login that fails before it serves: what the preparation made goes again. */
+  abandon: () => Promise<void>;
+}
+
+/**
+ * Starts making the helper's directory as soon as a login knows it will refresh (before its cloud
+ * mints), so that work overlaps the cloud's round trips; undefined when it will not refresh
+ * (serve then says why). A login that fails before `serve` calls `abandon`.
+ */
+export function startServing(env: Env, refresh: boolean, audience: string, kind: string): Preparing | undefined {
+  const plan = planRefresh(refresh, audience);
+  if (!('bundle' in plan)) return undefined;
+  const ready = prepareHelperDir(env, kind, plan.bundle);
+  // Awaited by serve or by abandon; a failure surfaces there, never as an unhandled rejection.
+  ready.catch(() => undefined);
+  return {
+    ready,
+    abandon: async () => {
+      const prepared = await ready.catch(() => undefined);
+      if (prepared) await abandonHelperDir(env, prepared).catch(() => undefined);
+    },
+  };
+}
+
+/** Runs a login's mint while `preparing` makes the helper's directory; a mint that fails abandons it. */
+export async function mintAlongside<T>(preparing: Preparing | undefined, mint: () => Promise<T>): Promise<T> {
+  try {
+    return await mint();
+  } catch (error) {
+    await preparing?.abandon();
+    throw error;
+  }
 }
 
 /**
@@ -55,6 +94,7 @@ export async function serveLogin(handover: LoginHandover): Promise<Served | unde
     ...(handover.awsCredentials ? { awsCredentials: handover.awsCredentials } : {}),
     bundleSource: plan.bundle,
     issuedAtMs: handover.issuedAtMs,
+    ...(handover.preparing ? { prepared: handover.preparing.ready } : {}),
   });
   await handover.dockerLogin(dockerEnvWithHelper(env, served), engineVerdict);
   await announceServed(reporter, env, served, handover.lastsUntil);

@@ -11,7 +11,7 @@ import { HELPER_NAME, helperScript } from './helper-script.ts';
 import { installHelper, type Installed } from './install.ts';
 import { refreshAtSeconds } from './margin.ts';
 import type { Recipe, UngroupedRecipe } from './recipe.ts';
-import { prependPath, record, recordAll, type JournalEntry } from '../core/journal.ts';
+import { prependPath, record, recordAll, retract, type JournalEntry } from '../core/journal.ts';
 import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
 import { bindToJob, discardOtherJobs } from './job.ts';
@@ -45,26 +45,58 @@ export function groupId(recipe: UngroupedRecipe): string {
   return `${recipe.kind}-${createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 12)}`;
 }
 
-export async function serveThroughHelper(input: ServeInput): Promise<Served> {
-  const { env } = input;
+/** What a login's helper directory holds before any credential exists: the part made while it mints. */
+export interface PreparedDir {
+  dir: string;
+  /** Whether this login made the directory (a failed login then takes it away again). */
+  created: boolean;
+  /** Whether its `dir` record is this login's. */
+  recorded: boolean;
+}
+
+/**
+ * The helper's own directory, made without a credential (another job's leftovers discarded, bound
+ * to this job, node's path, the bundle and the script written), so a login can do it while its
+ * cloud answers. Nothing reads it before docker's config names the helper, which comes last.
+ */
+export async function prepareHelperDir(env: Env, kind: string, bundleSource: string): Promise<PreparedDir> {
   const dir = helperDir(env);
   // What another job left here without logout (persistent machines) is not this job's to serve.
   await discardOtherJobs(env, dir);
-  // Everything below is on record before it exists: the directory (logout removes it whole),
-  // each host's cache and route (a logout of that host removes them), the program, the config entries.
-  const paths = layout(dir);
-  await recordAll(env, [
-    { kind: 'dir', path: dir },
-    ...input.registries.flatMap(({ host }): JournalEntry[] => [
-      { kind: 'file', path: paths.cache(hostEntryName(host)), host },
-      { kind: 'file', path: paths.route(host), host },
-    ]),
-  ]);
+  const created = !(await fs.lstat(dir).then(() => true, () => false));
+  // On record before it exists (logout removes the directory whole).
+  const [recorded = false] = await recordAll(env, [{ kind: 'dir', path: dir }]);
   await ensurePrivateDir(dirname(dir));
   await ensurePrivateDir(dir);
   await bindToJob(dir, env);
+  const paths = layout(dir);
   // The directories a refresh writes into: made here, never by the refresh (src/refresh/fence.ts).
   await Promise.all([ensurePrivateDir(dirname(paths.cache('x'))), ensurePrivateDir(dirname(paths.lock('x')))]);
+  await Promise.all([
+    writeAtomic(paths.node, `${process.execPath}\n`),
+    writeAtomic(paths.bundle(kind), bundleSource),
+    writeAtomic(join(dir, HELPER_NAME), helperScript(), 0o700),
+  ]);
+  return { dir, created, recorded };
+}
+
+/** A login that failed before serving: a directory it made goes again, and so does its record. */
+export async function abandonHelperDir(env: Env, prepared: PreparedDir): Promise<void> {
+  if (!prepared.created) return;
+  await fs.rm(prepared.dir, { recursive: true, force: true });
+  if (prepared.recorded) await retract(env, [{ kind: 'dir', path: prepared.dir }]);
+}
+
+export async function serveThroughHelper(input: ServeInput & { prepared?: Promise<PreparedDir> }): Promise<Served> {
+  const { env } = input;
+  const { dir } = await (input.prepared ?? prepareHelperDir(env, input.recipe.kind, input.bundleSource));
+  const paths = layout(dir);
+  // On record before they exist: each host's cache and route (a logout of that host removes them),
+  // then below the program and the config entries.
+  await recordAll(env, input.registries.flatMap(({ host }): JournalEntry[] => [
+    { kind: 'file', path: paths.cache(hostEntryName(host)), host },
+    { kind: 'file', path: paths.route(host), host },
+  ]));
   const group = groupId(input.recipe);
   const recipe = { ...input.recipe, group } as Recipe;
 
@@ -73,8 +105,6 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
   const source = join(dir, HELPER_NAME);
   const aws = input.awsCredentials;
   await Promise.all([
-    writeAtomic(paths.node, `${process.execPath}\n`),
-    writeAtomic(paths.bundle(recipe.kind), input.bundleSource),
     writeAtomic(paths.recipe(group), `${JSON.stringify(recipe, null, 2)}\n`),
     ...input.registries.flatMap((registry) => {
       const expiresAt = registry.expiresAt.getTime();
@@ -90,7 +120,6 @@ export async function serveThroughHelper(input: ServeInput): Promise<Served> {
     ...(aws
       ? [writeEntry(dir, awsEntryName(group), { refreshAt: refreshAtSeconds(input.issuedAtMs, aws.expiration.getTime()), answer: awsProcessAnswer(aws), expiresAt: Math.floor(aws.expiration.getTime() / 1000) })]
       : []),
-    writeAtomic(source, helperScript(), 0o700),
   ]);
   const installed = await installHelper(env, input.run, source, dir, async (path, route) => {
     await record(env, { kind: 'program', path, route });

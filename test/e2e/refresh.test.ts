@@ -258,6 +258,18 @@ describe.runIf(enabled)('refresh: docker-credential-regauth keeps ECR logins val
     for (const text of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(text).not.toContain(ECR_PASSWORD);
   }, 60_000);
 
+  it('a login STS refuses leaves nothing behind: the helper directory begun while STS answered goes again', async () => {
+    const context = await job();
+    const result = await login(context, { role_arn: `arn:aws:iam::${ACCOUNT}:role/not-trusted` });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/^regauth: ecr-oidc-login: sts:AssumeRoleWithWebIdentity failed: /);
+    // Begun at once (refresh on), then taken back: no directory, no program, no record for logout.
+    expect(existsSync(join(context.cwd, '.regauth', 'helper'))).toBe(false);
+    expect(existsSync(join(context.cwd, '.regauth', 'journal'))).toBe(false);
+    expect(existsSync(join(context.cwd, 'bin', 'docker-credential-regauth'))).toBe(false);
+    expect(existsSync(join(context.env.DOCKER_CONFIG ?? '', 'config.json'))).toBe(false);
+  }, 60_000);
+
   it('a password the registry refuses fails the login step at once, as with refresh: false', async () => {
     const refusing = await startRegistry({ auth: 'htpasswd', users: { AWS: 'another-password-9d2e' } });
     try {
