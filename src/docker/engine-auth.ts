@@ -64,7 +64,7 @@ export function askEngineToCheck(login: EngineLogin): Promise<EngineVerdict> {
   return new Promise((resolve) => {
     const body = JSON.stringify({ username: login.username, password: login.password, serveraddress: login.server });
     const req = request(
-      { socketPath: login.socket, path: '/auth', method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, timeout: login.deadlineMs },
+      { socketPath: login.socket, path: '/auth', method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -76,9 +76,9 @@ export function askEngineToCheck(login: EngineLogin): Promise<EngineVerdict> {
         res.on('error', () => resolve({ accepted: false, why: 'the engine broke off its answer' }));
       },
     );
+    // One deadline for the whole exchange (the daemon may be slow to reach the registry).
     const timer = setTimeout(() => req.destroy(new Error('deadline')), login.deadlineMs);
     req.on('close', () => clearTimeout(timer));
-    req.on('timeout', () => req.destroy(new Error('deadline')));
     req.on('error', (error: NodeJS.ErrnoException) => resolve({ accepted: false, why: error.message === 'deadline' ? `no answer within ${login.deadlineMs} ms` : `the engine's socket: ${error.code ?? 'error'}` }));
     req.end(body);
   });

@@ -11,7 +11,8 @@ import { HELPER_NAME, helperScript } from './helper-script.ts';
 import { installHelper, type Installed } from './install.ts';
 import { refreshAtSeconds } from './margin.ts';
 import type { Recipe, UngroupedRecipe } from './recipe.ts';
-import { prependPath, record, recordAll, retract, type JournalEntry } from '../core/journal.ts';
+import { prependPath, readJournal, record, recordAll, retract, type JournalEntry } from '../core/journal.ts';
+import { isInside } from '../core/private-files.ts';
 import { processArgument } from '../clouds/aws/profile.ts';
 import { bundleSource } from './bundle-source.ts';
 import { bindToJob, discardOtherJobs } from './job.ts';
@@ -80,9 +81,14 @@ export async function prepareHelperDir(env: Env, kind: string, bundleSource: str
   return { dir, created, recorded };
 }
 
-/** A login that failed before serving: a directory it made goes again, and so does its record. */
+/**
+ * A login that failed before serving: a directory it made goes again, and so does its record,
+ * unless another login of the job (a background step) already serves a registry from it.
+ */
 export async function abandonHelperDir(env: Env, prepared: PreparedDir): Promise<void> {
   if (!prepared.created) return;
+  const { entries } = await readJournal(env);
+  if (entries.some((entry) => entry.kind === 'file' && isInside(prepared.dir, entry.path))) return;
   await fs.rm(prepared.dir, { recursive: true, force: true });
   if (prepared.recorded) await retract(env, [{ kind: 'dir', path: prepared.dir }]);
 }
