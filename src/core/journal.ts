@@ -1,4 +1,4 @@
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fs, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { withFileLock } from './lock-file.ts';
@@ -213,14 +213,15 @@ function withJournalLock<T>(env: JournalEnv, work: () => Promise<T>): Promise<T>
 }
 
 async function append(env: JournalEnv, added: readonly Recorded[]): Promise<void> {
-  const handle = await fs.open(journalPath(env), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  // O_NONBLOCK: a FIFO put where the journal belongs fails at once (ENXIO) instead of hanging the step.
+  const fd = openSync(journalPath(env), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
   try {
-    const stat = await handle.stat();
+    const stat = fstatSync(fd);
     if (!stat.isFile() || !ownedByUs(stat)) throw new Error(`${journalPath(env)} is not a file of regauth's own`);
-    await handle.writeFile(added.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
-    await handle.sync();
+    writeFileSync(fd, added.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
+    fsyncSync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -1,4 +1,4 @@
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, openSync, promises as fs, unlinkSync, writeFileSync } from 'node:fs';
 import { readRegularFile } from './private-files.ts';
 
 /**
@@ -51,17 +51,17 @@ export function isProcessAlive(pid: number): boolean {
 
 /** Creates `path` (O_EXCL, never through a link, 0600) holding `content`; false when something is already there. */
 export async function createLockFile(path: string, content: string): Promise<boolean> {
-  let handle;
+  let fd: number;
   try {
-    handle = await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+    fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   }
   try {
-    await handle.writeFile(content);
+    writeFileSync(fd, content);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   return true;
 }
@@ -69,7 +69,13 @@ export async function createLockFile(path: string, content: string): Promise<boo
 /** Deletes `path` if it still holds `content` (never someone else's lock). */
 export async function releaseLockFile(path: string, content: string): Promise<void> {
   const read = await readRegularFile(path);
-  if (read.kind === 'text' && read.text === content) await fs.unlink(path).catch(() => undefined);
+  if (read.kind === 'text' && read.text === content) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /**
