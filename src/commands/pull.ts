@@ -74,6 +74,7 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const watchdog = { clock, terminal, stallMs: stallDeadlineMs(env, terminal) };
   const layerBytes = new Map<string, number>();
   let plannedBytes: number | undefined;
+  const queuingFirst = new Set<string>();
   const outcomes = await runPulls(
     { ...inputs, images },
     {
@@ -84,6 +85,8 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
       probeWait: registryWaitProbe({ env, fetch, redactor: reporter.redactor, now }),
       progress: new ProgressBoard(clock, (line) => reporter.line(line), deps.progressTiming ?? progressTimingFor(inputs.noOutputTimeoutMs)),
       layerBytes,
+      // Filled by schedule, which runs before any pull starts.
+      queuesFirst: (ref) => queuingFirst.has(ref.normalized),
       async schedule(toPull) {
         if (planReady === undefined) {
           reporter.detail('regauth: pulling in the order given (no plan: every pull starts at once, or a Docker Hub image, whose manifest reads count as pulls)');
@@ -97,6 +100,7 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
         if (plan.planned) reporter.line(line);
         else reporter.detail(line);
         // The plan covers every image; the pulls are those not already present.
+        for (const [index, first] of plan.queuesFirst.entries()) if (first) queuingFirst.add(images[index]?.normalized ?? '');
         const rank = new Map(plan.order.map((imageIndex, position) => [images[imageIndex]?.normalized, position]));
         return toPull.map((ref, index) => ({ index, at: rank.get(ref.normalized) ?? index })).sort((a, b) => a.at - b.at).map(({ index }) => index);
       },

@@ -42,7 +42,18 @@ export interface PullSchedule {
   presentLayers: number;
   /** Per image (as given): the bytes it will download itself, in the planned order; undefined when not planned. */
   bytesByImage: (number | undefined)[];
+  /**
+   * Per image (as given): it has a layer of its own of at least QUEUE_FIRST_BYTES, so the pulls
+   * planned after it start once the engine has queued its layers (src/pull/turns.ts).
+   */
+  queuesFirst: boolean[];
 }
+
+/**
+ * A layer this big (8 MB: over a second at a CDN's per-connection rate) is worth a head start of
+ * one manifest read (a few round trips) to be queued in the engine before the smaller ones.
+ */
+export const QUEUE_FIRST_BYTES = 8_000_000;
 
 /**
  * `images` in the user's order; `present` the layer digests the engine holds (an image whose
@@ -61,6 +72,7 @@ export function planPulls(images: readonly ImageLayers[], present: ReadonlySet<s
       sharedLayers: 0,
       presentLayers: 0,
       bytesByImage: images.map(() => undefined),
+      queuesFirst: images.map(() => false),
     };
   }
   const known = images as readonly Extract<ImageLayers, { known: true }>[];
@@ -73,6 +85,7 @@ export function planPulls(images: readonly ImageLayers[], present: ReadonlySet<s
   const remaining = new Set(userOrder);
   const order: number[] = [];
   const bytesByImage: (number | undefined)[] = images.map(() => 0);
+  const queuesFirst: boolean[] = images.map(() => false);
   while (remaining.size > 0) {
     let best: { index: number; largest: number; bytes: number } | undefined;
     for (const index of remaining) {
@@ -84,10 +97,11 @@ export function planPulls(images: readonly ImageLayers[], present: ReadonlySet<s
     order.push(best.index);
     remaining.delete(best.index);
     bytesByImage[best.index] = best.bytes;
+    queuesFirst[best.index] = best.largest >= QUEUE_FIRST_BYTES;
     for (const layer of known[best.index]?.layers ?? []) claimed.add(layer.digest);
   }
   const bytes = bytesByImage.reduce<number>((sum, value) => sum + (value ?? 0), 0);
-  return { order, planned: true, reason: undefined, bytes, sharedLayers, presentLayers, bytesByImage };
+  return { order, planned: true, reason: undefined, bytes, sharedLayers, presentLayers, bytesByImage, queuesFirst };
 }
 
 /** The bytes an image still has to fetch itself, and its biggest such layer. */

@@ -6,6 +6,7 @@ import type { PullDocker } from './docker-pull.ts';
 import { mapWithConcurrency } from './pool.ts';
 import type { ProgressBoard } from './progress-board.ts';
 import type { PullSnapshot } from './progress.ts';
+import { inTurn } from './turns.ts';
 import { mirrorFailurePhrase, progressLine, type PullFailure, type PullOutcome, type PullSource, type PullSuccess } from './summary.ts';
 import type { WaitProbe } from './wait-probe.ts';
 
@@ -40,6 +41,10 @@ export interface PullRunDeps {
   schedule?: (toPull: readonly ImageReference[]) => Promise<readonly number[]>;
   /** Hears, per layer id, the bytes docker said it downloaded (shared layers under one id). */
   layerBytes?: Map<string, number>;
+  /** Whether later pulls wait until this image's layers are queued by the engine (turns.ts); none: never. */
+  queuesFirst?: (ref: ImageReference) => boolean;
+  /** How long a pull waits for such an image's layers to be queued (turns.ts). */
+  turnDeadlineMs?: number;
 }
 
 export const PULL_BACKOFF = { baseDelayMs: 1000, maxDelayMs: 20_000, maxServerWaitMs: 60_000 } as const;
@@ -65,8 +70,10 @@ export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullO
   try {
     // A pull that has downloaded every layer and only unpacks gives its slot to the next one:
     // `concurrency` bounds the pulls using the network, so the engine's download slots stay busy.
+    const takeTurn = inTurn(deps.turnDeadlineMs);
     await mapWithConcurrency(order, plan.concurrency, async ({ ref, index }, _position, release) => {
-      const outcome = await trackedPull(ref, plan, deps, mirror, release);
+      const turn = await takeTurn(deps.queuesFirst?.(ref) ?? false);
+      const outcome = await trackedPull(ref, plan, deps, mirror, release, turn.queued).finally(turn.queued);
       deps.report(progressLine(outcome));
       outcomes[index] = outcome;
     });
@@ -125,10 +132,12 @@ export function samePlatform(held: string | undefined, wanted: string): boolean 
   return os === heldOs && arch === heldArch && (variant === undefined || variant === heldVariant);
 }
 
-async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState, release: () => void = () => undefined): Promise<PullOutcome> {
+async function trackedPull(ref: ImageReference, plan: PullPlan, deps: PullRunDeps, mirror: MirrorState, release: () => void = () => undefined, queued: () => void = () => undefined): Promise<PullOutcome> {
   const tracker = deps.progress?.track(ref.normalized);
   const watch = (snapshot: PullSnapshot): void => {
     tracker?.update(snapshot);
+    // docker names the layers once the engine has queued them: the next pull may start.
+    if (snapshot.layersTotal > 0) queued();
     if (snapshot.downloaded) release();
     if (deps.layerBytes !== undefined) for (const [id, bytes] of snapshot.layerBytes) deps.layerBytes.set(id, bytes);
   };

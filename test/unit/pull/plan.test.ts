@@ -13,6 +13,14 @@ describe('planPulls', () => {
     expect(plan.bytes).toBe(54 * MB);
   });
 
+  it('marks the images with a layer of their own of 8 MB or more: the pulls after them wait for their layers to be queued', () => {
+    const base: [number, number] = [100, 30 * MB];
+    // b fetches the 30 MB base; c shares it, so c's own work is 2 MB: it does not hold anyone up.
+    const plan = planPulls([image([1, 8 * MB]), image(base, [2, 5 * MB]), image(base, [3, 2 * MB]), image([4, 8 * MB - 1])]);
+    expect(plan.queuesFirst).toEqual([true, true, false, false]);
+    expect(planPulls([image([1, 48 * MB]), { known: false, reason: 'no manifest' }]).queuesFirst).toEqual([false, false]);
+  });
+
   it('counts a shared layer once, for the first image that fetches it', () => {
     const base: [number, number] = [100, 30 * MB];
     // b and c share a 30 MB base; a has one 20 MB layer. After b claims the base, c has 2 MB left.

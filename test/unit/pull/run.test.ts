@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DockerCommandError } from '../../../src/docker/error.ts';
 import type { PullDocker } from '../../../src/pull/docker-pull.ts';
+import type { PullSnapshot } from '../../../src/pull/progress.ts';
 import { MIRROR_MAX_ATTEMPTS, runPulls, samePlatform, type PullPlan } from '../../../src/pull/run.ts';
 import type { PullFailure, PullSuccess } from '../../../src/pull/summary.ts';
 import type { WaitProbe } from '../../../src/pull/wait-probe.ts';
@@ -21,6 +22,8 @@ const digestOf = (name: string) => `sha256:${Buffer.from(name).toString('hex').p
  * digest; 'ok-no-digest' succeeds without one; once the script runs out every pull succeeds).
  * Every pull takes 500 ms of the fake clock.
  */
+const NAMED_ONE_LAYER: PullSnapshot = { layersTotal: 1, layersDone: 0, bytesDone: undefined, bytesTotal: undefined, upToDate: false, digest: undefined, layerBytes: new Map(), downloaded: false };
+
 class FakeDocker implements PullDocker {
   readonly calls: string[] = [];
   inFlight = 0;
@@ -34,11 +37,17 @@ class FakeDocker implements PullDocker {
     private readonly failTag = false,
   ) {}
 
-  async pull(reference: string, platform: string | undefined): Promise<string | undefined> {
+  /** When set, a pull names its layers (the engine queued them) only after this resolves. */
+  queueLayers: ((reference: string) => Promise<void>) | undefined;
+
+  async pull(reference: string, platform: string | undefined, watch?: (snapshot: PullSnapshot) => void): Promise<string | undefined> {
     this.calls.push(`pull ${reference}${platform === undefined ? '' : ` --platform ${platform}`}`);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
+      // docker names the image's layers as soon as the engine has read the manifest.
+      await this.queueLayers?.(reference);
+      watch?.(NAMED_ONE_LAYER);
       await this.hold?.();
       this.clock.ms += 500;
       const next = this.scripts[reference]?.shift() ?? 'ok';
@@ -89,13 +98,14 @@ class FakeClock {
   };
 }
 
-function setup(images: string[], scripts: Record<string, string[]> = {}, plan: Partial<PullPlan> = {}, opts: { failTag?: boolean; probeWait?: WaitProbe } = {}) {
+function setup(images: string[], scripts: Record<string, string[]> = {}, plan: Partial<PullPlan> = {}, opts: { failTag?: boolean; probeWait?: WaitProbe; queuesFirst?: (ref: ImageReference) => boolean } = {}) {
   const clock = new FakeClock();
   const docker = new FakeDocker(clock, scripts, opts.failTag);
   const lines: string[] = [];
   const fullPlan: PullPlan = { images: images.map(parseReference), concurrency: 4, maxAttempts: 5, platform: undefined, mirror: undefined, ...plan };
   const probe = opts.probeWait === undefined ? {} : { probeWait: opts.probeWait };
-  const run = () => runPulls(fullPlan, { docker, now: clock.now, retry: { sleep: clock.sleep, random: () => 0.5 }, report: (line) => lines.push(line), ...probe });
+  const queues = opts.queuesFirst === undefined ? {} : { queuesFirst: opts.queuesFirst };
+  const run = () => runPulls(fullPlan, { docker, now: clock.now, retry: { sleep: clock.sleep, random: () => 0.5 }, report: (line) => lines.push(line), ...probe, ...queues });
   return { clock, docker, lines, run };
 }
 
@@ -185,6 +195,27 @@ describe('runPulls', () => {
     ]);
     expect((outcomes[1] as PullFailure).reason).toBe('the image or tag does not exist (manifest unknown)');
     expect((outcomes[3] as PullFailure).reason).toMatch(/^the registry refused access/);
+  });
+
+  it("starts the pulls after a big image only once the engine has queued its layers, so the engine's queue follows the plan", async () => {
+    const images = ['ghcr.io/acme/big:1', 'ghcr.io/acme/small1:1', 'ghcr.io/acme/small2:1'];
+    const { docker, run } = setup(images, {}, {}, { queuesFirst: (ref) => ref.path.endsWith('big') || ref.path.endsWith('small1') });
+    const queuedAt: string[] = [];
+    const gates = new Map<string, () => void>();
+    // The big image's manifest is slow: its layers are named only when the test says so.
+    docker.queueLayers = (reference) => {
+      queuedAt.push(`${reference} (started with ${docker.calls.length} pull(s) begun)`);
+      return reference.includes('big') ? new Promise<void>((resolve) => gates.set(reference, resolve)) : Promise.resolve();
+    };
+    const done = run();
+    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Four slots, but only the big pull has begun: the small ones wait for its layers.
+    expect(docker.calls).toEqual(['pull ghcr.io/acme/big:1']);
+    gates.get('ghcr.io/acme/big:1')?.();
+    const outcomes = await done;
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(docker.calls.slice(0, 3)).toEqual(images.map((image) => `pull ${image}`));
+    expect(queuedAt).toEqual(['ghcr.io/acme/big:1 (started with 1 pull(s) begun)', 'ghcr.io/acme/small1:1 (started with 2 pull(s) begun)', 'ghcr.io/acme/small2:1 (started with 3 pull(s) begun)']);
   });
 
   it.each([1, 3, 4])('never has more than %i pulls in flight', async (concurrency) => {
