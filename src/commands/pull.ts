@@ -74,7 +74,6 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
   const watchdog = { clock, terminal, stallMs: stallDeadlineMs(env, terminal) };
   const layerBytes = new Map<string, number>();
   let plannedBytes: number | undefined;
-  const queuingFirst = new Set<string>();
   const outcomes = await runPulls(
     { ...inputs, images },
     {
@@ -85,12 +84,10 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
       probeWait: registryWaitProbe({ env, fetch, redactor: reporter.redactor, now }),
       progress: new ProgressBoard(clock, (line) => reporter.line(line), deps.progressTiming ?? progressTimingFor(inputs.noOutputTimeoutMs)),
       layerBytes,
-      // Filled by schedule, which runs before any pull starts.
-      queuesFirst: (ref) => queuingFirst.has(ref.normalized),
       async schedule(toPull) {
         if (planReady === undefined) {
           reporter.detail('regauth: pulling in the order given (no plan: every pull starts at once, or a Docker Hub image, whose manifest reads count as pulls)');
-          return toPull.map((_, index) => index);
+          return { order: toPull.map((_, index) => index) };
         }
         const plan = await planReady;
         mark('manifests read');
@@ -100,9 +97,12 @@ export const main = (async (env: Env, reporter: Reporter, deps: PullMainDeps = {
         if (plan.planned) reporter.line(line);
         else reporter.detail(line);
         // The plan covers every image; the pulls are those not already present.
-        for (const [index, first] of plan.queuesFirst.entries()) if (first) queuingFirst.add(images[index]?.normalized ?? '');
         const rank = new Map(plan.order.map((imageIndex, position) => [images[imageIndex]?.normalized, position]));
-        return toPull.map((ref, index) => ({ index, at: rank.get(ref.normalized) ?? index })).sort((a, b) => a.at - b.at).map(({ index }) => index);
+        const first = new Set(images.filter((_, index) => plan.queuesFirst[index]).map((ref) => ref.normalized));
+        return {
+          order: toPull.map((ref, index) => ({ index, at: rank.get(ref.normalized) ?? index })).sort((a, b) => a.at - b.at).map(({ index }) => index),
+          queuesFirst: toPull.map((ref) => first.has(ref.normalized)),
+        };
       },
       async beforePulls(toPull) {
         const hubPulls = toPull.filter(isDockerHub).length;

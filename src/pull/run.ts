@@ -34,17 +34,17 @@ export interface PullRunDeps {
   progress?: ProgressBoard;
   /** Called once the images already present are known, with those that will be pulled, before any pull. */
   beforePulls?: (toPull: readonly ImageReference[]) => Promise<void>;
-  /**
-   * The order to start the pulls in, as indexes into `toPull` (see plan.ts); runs after
-   * beforePulls. None, or anything but a permutation: the order given.
-   */
-  schedule?: (toPull: readonly ImageReference[]) => Promise<readonly number[]>;
+  /** The order to start the pulls in (see plan.ts); runs after beforePulls. None: the order given. */
+  schedule?: (toPull: readonly ImageReference[]) => Promise<StartOrder>;
   /** Hears, per layer id, the bytes docker said it downloaded (shared layers under one id). */
   layerBytes?: Map<string, number>;
-  /** Whether later pulls wait until this image's layers are queued by the engine (turns.ts); none: never. */
-  queuesFirst?: (ref: ImageReference) => boolean;
-  /** How long a pull waits for such an image's layers to be queued (turns.ts). */
-  turnDeadlineMs?: number;
+}
+
+export interface StartOrder {
+  /** Indexes into `toPull`; anything but a permutation: the order given. */
+  order: readonly number[];
+  /** Per index into `toPull`: later pulls wait until this image's layers are queued (turns.ts). */
+  queuesFirst?: readonly boolean[];
 }
 
 export const PULL_BACKOFF = { baseDelayMs: 1000, maxDelayMs: 20_000, maxServerWaitMs: 60_000 } as const;
@@ -70,9 +70,9 @@ export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullO
   try {
     // A pull that has downloaded every layer and only unpacks gives its slot to the next one:
     // `concurrency` bounds the pulls using the network, so the engine's download slots stay busy.
-    const takeTurn = inTurn(deps.turnDeadlineMs);
-    await mapWithConcurrency(order, plan.concurrency, async ({ ref, index }, _position, release) => {
-      const turn = await takeTurn(deps.queuesFirst?.(ref) ?? false);
+    const takeTurn = inTurn();
+    await mapWithConcurrency(order, plan.concurrency, async ({ ref, index, queuesFirst }, _position, release) => {
+      const turn = await takeTurn(queuesFirst);
       const outcome = await trackedPull(ref, plan, deps, mirror, release, turn.queued).finally(turn.queued);
       deps.report(progressLine(outcome));
       outcomes[index] = outcome;
@@ -83,17 +83,19 @@ export async function runPulls(plan: PullPlan, deps: PullRunDeps): Promise<PullO
   return withSizes(outcomes, deps.docker);
 }
 
-/** toPull in the schedule's order; the given order when there is none or it is not a permutation. */
-async function scheduled<T extends { ref: ImageReference }>(toPull: readonly T[], deps: PullRunDeps): Promise<readonly T[]> {
-  if (deps.schedule === undefined || toPull.length < 2) return toPull;
-  let order: readonly number[];
+/** toPull in the schedule's order, each with its mark; the given order (no marks) when there is none or it is not a permutation. */
+async function scheduled<T extends { ref: ImageReference }>(toPull: readonly T[], deps: PullRunDeps): Promise<readonly (T & { queuesFirst: boolean })[]> {
+  const given = toPull.map((item) => ({ ...item, queuesFirst: false }));
+  if (deps.schedule === undefined || toPull.length < 2) return given;
+  let start: StartOrder;
   try {
-    order = await deps.schedule(toPull.map((item) => item.ref));
+    start = await deps.schedule(toPull.map((item) => item.ref));
   } catch {
-    return toPull;
+    return given;
   }
+  const { order } = start;
   const valid = order.length === toPull.length && new Set(order).size === toPull.length && order.every((index) => Number.isInteger(index) && index >= 0 && index < toPull.length);
-  return valid ? order.map((index) => toPull[index] as T) : toPull;
+  return valid ? order.map((index) => ({ ...(toPull[index] as T), queuesFirst: start.queuesFirst?.[index] === true })) : given;
 }
 
 /** The size column for what was pulled, from one `image inspect`; a failure only leaves it empty. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DockerCommandError } from '../../../src/docker/error.ts';
 import type { PullDocker } from '../../../src/pull/docker-pull.ts';
 import type { PullSnapshot } from '../../../src/pull/progress.ts';
-import { MIRROR_MAX_ATTEMPTS, runPulls, samePlatform, type PullPlan } from '../../../src/pull/run.ts';
+import { MIRROR_MAX_ATTEMPTS, runPulls, samePlatform, type PullPlan, type PullRunDeps } from '../../../src/pull/run.ts';
 import type { PullFailure, PullSuccess } from '../../../src/pull/summary.ts';
 import type { WaitProbe } from '../../../src/pull/wait-probe.ts';
 import { parseReference, type ImageReference } from '../../../src/registry/reference.ts';
@@ -98,14 +98,14 @@ class FakeClock {
   };
 }
 
-function setup(images: string[], scripts: Record<string, string[]> = {}, plan: Partial<PullPlan> = {}, opts: { failTag?: boolean; probeWait?: WaitProbe; queuesFirst?: (ref: ImageReference) => boolean } = {}) {
+function setup(images: string[], scripts: Record<string, string[]> = {}, plan: Partial<PullPlan> = {}, opts: { failTag?: boolean; probeWait?: WaitProbe; schedule?: PullRunDeps['schedule'] } = {}) {
   const clock = new FakeClock();
   const docker = new FakeDocker(clock, scripts, opts.failTag);
   const lines: string[] = [];
   const fullPlan: PullPlan = { images: images.map(parseReference), concurrency: 4, maxAttempts: 5, platform: undefined, mirror: undefined, ...plan };
   const probe = opts.probeWait === undefined ? {} : { probeWait: opts.probeWait };
-  const queues = opts.queuesFirst === undefined ? {} : { queuesFirst: opts.queuesFirst };
-  const run = () => runPulls(fullPlan, { docker, now: clock.now, retry: { sleep: clock.sleep, random: () => 0.5 }, report: (line) => lines.push(line), ...probe, ...queues });
+  const schedule = opts.schedule === undefined ? {} : { schedule: opts.schedule };
+  const run = () => runPulls(fullPlan, { docker, now: clock.now, retry: { sleep: clock.sleep, random: () => 0.5 }, report: (line) => lines.push(line), ...probe, ...schedule });
   return { clock, docker, lines, run };
 }
 
@@ -199,7 +199,7 @@ describe('runPulls', () => {
 
   it("starts the pulls after a big image only once the engine has queued its layers, so the engine's queue follows the plan", async () => {
     const images = ['ghcr.io/acme/big:1', 'ghcr.io/acme/small1:1', 'ghcr.io/acme/small2:1'];
-    const { docker, run } = setup(images, {}, {}, { queuesFirst: (ref) => ref.path.endsWith('big') || ref.path.endsWith('small1') });
+    const { docker, run } = setup(images, {}, {}, { schedule: async () => ({ order: [0, 1, 2], queuesFirst: [true, true, false] }) });
     const queuedAt: string[] = [];
     const gates = new Map<string, () => void>();
     // The big image's manifest is slow: its layers are named only when the test says so.
